@@ -1,0 +1,76 @@
+// Command-line parsing; see args.hpp.
+#include "runtime/cli/args.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "codegen/ir/error.hpp"
+
+namespace cellforge::cli {
+
+Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& known, const std::set<std::string>& flags) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a.rfind("--", 0) != 0) user_error("unexpected argument '", a, "'; options are written --name value");
+    std::string name = a.substr(2), value;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (!flags.count(name)) {
+      if (i + 1 >= argv.size()) user_error("option --", name, " needs a value");
+      value = argv[++i];
+    }
+    if (!known.count(name) && !flags.count(name)) {
+      std::string list;
+      for (const auto& k : known) list += " --" + k;
+      for (const auto& k : flags) list += " --" + k;
+      user_error("unknown option --", name, "; this command takes:", list);
+    }
+    values_[name] = value;
+  }
+}
+
+std::string Args::text(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string Args::text(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) user_error("option --", name, " is required");
+  return it->second;
+}
+
+int64_t Args::integer(const std::string& name, int64_t fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || errno != 0)
+    user_error("option --", name, " needs an integer, got '", it->second, "'");
+  return v;
+}
+
+double Args::number(const std::string& name, double fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  char* end = nullptr;
+  double v = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0') user_error("option --", name, " needs a number, got '", it->second, "'");
+  return v;
+}
+
+std::string Args::choice(const std::string& name, const std::vector<std::string>& choices,
+                         const std::string& fallback) const {
+  std::string v = text(name, fallback);
+  std::string list;
+  for (const auto& c : choices) {
+    if (c == v) return v;
+    list += (list.empty() ? "" : "|") + c;
+  }
+  user_error("option --", name, " is '", v, "'; expected one of ", list);
+}
+
+}  // namespace cellforge::cli

@@ -1,0 +1,32 @@
+// A small command-line parser for the cellforge tool: `--name value` and `--flag` options, each
+// subcommand declaring the options it knows. Unknown options and bad values are UserErrors that
+// name the option, the value and what was expected.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cellforge::cli {
+
+class Args {
+ public:
+  /// `known` lists the options this command accepts (without "--"); `flags` those that take no value.
+  Args(const std::vector<std::string>& argv, const std::set<std::string>& known, const std::set<std::string>& flags = {});
+
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string text(const std::string& name, const std::string& fallback) const;
+  std::string text(const std::string& name) const;  // required
+  int64_t integer(const std::string& name, int64_t fallback) const;
+  double number(const std::string& name, double fallback) const;
+  bool flag(const std::string& name) const { return has(name); }
+  /// One of `choices`.
+  std::string choice(const std::string& name, const std::vector<std::string>& choices, const std::string& fallback) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+}  // namespace cellforge::cli

@@ -1,0 +1,15 @@
+// The subcommands of the cellforge tool, one function each; main.cpp dispatches to them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cellforge::cli {
+
+using Argv = std::vector<std::string>;
+
+int run_demo(const Argv& args);
+int run_cells(const Argv& args);
+int run_inspect(const Argv& args);
+
+}  // namespace cellforge::cli

@@ -1,0 +1,49 @@
+// `cellforge inspect --cell NAME --emit STAGE`: prints one stage of the pipeline for a zoo cell
+// (or a graph read from a text file with --graph FILE).
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "codegen/autodiff/differentiate.hpp"
+#include "codegen/ir/dot.hpp"
+#include "codegen/ir/error.hpp"
+#include "codegen/ir/text.hpp"
+#include "codegen/ir/verify.hpp"
+#include "runtime/cli/args.hpp"
+#include "runtime/cli/commands.hpp"
+#include "runtime/zoo/zoo.hpp"
+
+namespace cellforge::cli {
+
+namespace {
+
+ir::Graph load_graph(const Args& args) {
+  if (args.has("graph")) {
+    std::ifstream in(args.text("graph"));
+    if (!in) user_error("cannot read graph file '", args.text("graph"), "'");
+    std::ostringstream text;
+    text << in.rdbuf();
+    ir::Graph g = ir::parse(text.str());
+    ir::verify_cell(g);
+    return g;
+  }
+  return zoo::find(args.text("cell", "lstm")).build();
+}
+
+}  // namespace
+
+int run_inspect(const Argv& argv) {
+  Args args(argv, {"cell", "graph", "emit"});
+  std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp"}, "graph");
+  ir::Graph cell = load_graph(args);
+  std::string out;
+  if (stage == "graph") out = ir::print(cell);
+  else if (stage == "grad") out = ir::print(autodiff::differentiate(cell));
+  else if (stage == "dot") out = ir::to_dot(cell);
+  else if (stage == "grad-dot") out = ir::to_dot(autodiff::differentiate(cell));
+  else out = ir::print(autodiff::linearize(cell));
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace cellforge::cli
