@@ -99,7 +99,7 @@ class ReverseSweep {
   // Reduces a contribution to the shape of its target: a length-1 operand that was broadcast along
   // the features gets the sum over features, a shared operand the sum over the batch.
   NodeId fit(NodeId target, NodeId value) {
-    const ir::Type& t = g_.type(target);
+    const ir::Type t = g_.type(target);
     if (!t.is_matrix() && t.rows.is_constant(1) && !g_.type(value).rows.is_constant(1))
       value = g_.reduce(Op::sum, value);
     if (t.shared && !g_.type(value).shared) value = g_.reduce(Op::batch_sum, value);
@@ -107,7 +107,7 @@ class ReverseSweep {
   }
 
   void send(NodeId target, NodeId value) {
-    const ir::Node& v = g_.node(value);
+    const ir::Node v = g_.node(value);
     if (v.op == Op::pad) pieces_[target].push_back({v.offset, fit(target, v.args[0])});
     else full_[target].push_back(fit(target, value));
   }
@@ -116,7 +116,7 @@ class ReverseSweep {
   std::optional<NodeId> join_pieces(NodeId id) {
     auto& pieces = pieces_[id];
     if (pieces.empty()) return std::nullopt;
-    const ir::Type& type = g_.type(id);
+    const ir::Type type = g_.type(id);
     std::vector<NodeId> parts;
     std::vector<bool> used(pieces.size(), false);
     Dim cursor;

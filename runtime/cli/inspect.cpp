@@ -9,6 +9,7 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/ir/verify.hpp"
+#include "codegen/passes/passes.hpp"
 #include "runtime/cli/args.hpp"
 #include "runtime/cli/commands.hpp"
 #include "runtime/zoo/zoo.hpp"
@@ -34,14 +35,21 @@ ir::Graph load_graph(const Args& args) {
 
 int run_inspect(const Argv& argv) {
   Args args(argv, {"cell", "graph", "emit"});
-  std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp"}, "graph");
+  std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes"}, "graph");
   ir::Graph cell = load_graph(args);
   std::string out;
   if (stage == "graph") out = ir::print(cell);
   else if (stage == "grad") out = ir::print(autodiff::differentiate(cell));
   else if (stage == "dot") out = ir::to_dot(cell);
   else if (stage == "grad-dot") out = ir::to_dot(autodiff::differentiate(cell));
-  else out = ir::print(autodiff::linearize(cell));
+  else if (stage == "jvp") out = ir::print(autodiff::linearize(cell));
+  else {
+    passes::LayerSchedule schedule = passes::schedule_layer(cell);
+    for (const auto& [pass, text] : schedule.log) {
+      bool last_two = pass.rfind("schedule", 0) == 0;
+      if (stage == "passes" || last_two) out += "# after " + pass + "\n" + text + "\n";
+    }
+  }
   std::fputs(out.c_str(), stdout);
   return 0;
 }

@@ -1,0 +1,90 @@
+// choose_saved: what the forward step stores for BPTT.
+//
+// The backward graph from differentiate() contains the forward computation it needs (it starts as a
+// copy of the forward graph). Running it as it is would recompute every forward value in the
+// backward pass, matmuls included. Instead, every forward value on the frontier of the backward
+// computation — a forward node read directly by a node that depends on a seed — is saved by the
+// forward step (a `save` result, stored per step) and read back by the backward step as a `saved`
+// leaf. Values the backward graph derives from forward values without seeds (1 - tanh(c)^2) are
+// recomputed from the saved ones: that is elementwise work the backward loop fuses for free, and it
+// keeps the stored state to what cuDNN keeps (the activated gates and the cell state).
+//
+// Leaves are never saved: inputs and states are already stored as sequences, parameters are shared.
+#include <functional>
+#include <map>
+#include <set>
+
+#include "codegen/ir/error.hpp"
+#include "codegen/ir/rewrite.hpp"
+#include "codegen/ir/text.hpp"
+#include "codegen/passes/passes.hpp"
+
+namespace cellforge::passes {
+
+using ir::Graph;
+using ir::Node;
+using ir::NodeId;
+using ir::Op;
+
+std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward) {
+  const size_t forward_size = forward.size();
+  for (NodeId id = 0; id < forward_size; ++id)
+    if (id >= backward.size() || !ir::same_node(forward.node(id), backward.node(id)))
+      internal_error("choose_saved: the backward graph of '", forward.name(), "' does not start with its forward graph");
+
+  // Which backward nodes depend on a seed.
+  std::vector<bool> seeded(backward.size(), false);
+  for (NodeId id = 0; id < backward.size(); ++id) {
+    const Node& n = backward.node(id);
+    seeded[id] = n.op == Op::seed;
+    for (NodeId a : n.args) seeded[id] = seeded[id] || seeded[a];
+  }
+  // The forward values the seeded part reads, found by walking down through recomputable nodes.
+  std::set<NodeId> saved;
+  std::vector<bool> visited(backward.size(), false);
+  std::function<void(NodeId)> need = [&](NodeId id) {
+    if (visited[id]) return;
+    visited[id] = true;
+    const Node& n = backward.node(id);
+    if (ir::op_family(n.op) == ir::OpFamily::Leaf) return;
+    // Shared values (functions of parameters) are recomputed once per call, never stored per step.
+    if (id < forward_size && !n.type.shared) {
+      saved.insert(id);
+      return;
+    }
+    for (NodeId a : n.args) need(a);
+  };
+  std::vector<NodeId> live = ir::live_nodes(backward);
+  for (NodeId id : live)
+    if (seeded[id])
+      for (NodeId a : backward.node(id).args)
+        if (!seeded[a]) need(a);
+
+  // Names for the saved values: the forward label where it is free, else s0, s1, ...
+  std::set<std::string> taken;
+  for (NodeId id = 0; id < backward.size(); ++id)
+    if (ir::op_family(backward.node(id).op) == ir::OpFamily::Leaf) taken.insert(backward.node(id).name);
+  std::map<NodeId, std::string> names;
+  int counter = 0;
+  for (NodeId id : saved) {
+    std::string name = forward.label(id);
+    if (name.empty() || taken.count(name)) {
+      do name = "s" + std::to_string(counter++);
+      while (taken.count(name));
+    }
+    taken.insert(name);
+    names[id] = name;
+  }
+
+  Graph forward_out = forward;
+  for (const auto& [id, name] : names) forward_out.add_output(ir::Role::save, name, id);
+  Graph backward_out = ir::rewrite(backward, [&](ir::RewriteStep& s) -> NodeId {
+    auto it = names.find(s.old_id);
+    if (it == names.end()) return ir::copy_node(s);
+    NodeId leaf = s.out.saved(it->second, s.node.type.rows);
+    return leaf;
+  });
+  return {std::move(forward_out), std::move(backward_out)};
+}
+
+}  // namespace cellforge::passes

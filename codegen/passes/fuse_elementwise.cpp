@@ -1,0 +1,155 @@
+// fuse_elementwise: stages, fused loops and buffers.
+//
+// Within a phase, work runs in stages. A stage first runs its products (GEMMs and batch sums), then
+// its fused groups: each group is one loop over the rows of the phase and the features of one
+// width, computing all its nodes in registers (an LSTM step's whole gate arithmetic is one group
+// of width H). A node joins the group of its operands when they have its width; it starts a later
+// stage when it reads a product of a later stage, a value of another width, a row reduction (sum,
+// mean: complete only after its loop), a concatenation, or a slice of an unmaterialized value.
+// Row reductions run inside the loop of their operand.
+//
+// A value is materialized (given a buffer) when something outside its group reads it: a node of
+// another group, stage or phase, a product, a slice or concat, or a result. Slices of materialized
+// values are views (an offset), never copies. Shared values made only of constants and sizes
+// (1/H for a mean's derivative) are folded: the lowering computes them at compile time.
+//
+// Concatenations and pads are assembled in their buffer at the end of their stage (the lowering
+// lets parts that are computed only for the concatenation write straight into it).
+//
+// With fusion off, every elementwise node is a group of its own, and every value is materialized.
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "codegen/ir/error.hpp"
+#include "codegen/passes/passes.hpp"
+
+namespace cellforge::passes {
+
+using ir::Node;
+using ir::NodeId;
+using ir::Op;
+
+namespace {
+
+bool is_product(Op op) { return op == Op::matmul || op == Op::matmul_t || op == Op::outer || op == Op::batch_sum; }
+bool is_row_reduction(Op op) { return op == Op::sum || op == Op::mean; }
+bool is_buffer_op(Op op) { return op == Op::concat || op == Op::pad; }
+
+}  // namespace
+
+void fuse_elementwise(ScanSchedule& s, bool fuse) {
+  const ir::Graph& g = s.graph;
+  const size_t n = g.size();
+  s.stage.assign(n, 0);
+  s.materialized.assign(n, false);
+  s.folded.assign(n, false);
+  s.products.clear();
+  s.groups.clear();
+
+  // Folded: constants, and shared arithmetic on folded values.
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    if (node.op == Op::constant) {
+      s.folded[id] = true;
+      continue;
+    }
+    if (!node.type.shared || node.type.is_matrix() || ir::op_family(node.op) == ir::OpFamily::Leaf ||
+        is_product(node.op))
+      continue;
+    bool all = !node.args.empty();
+    for (NodeId a : node.args) all = all && s.folded[a];
+    s.folded[id] = all;
+  }
+
+  auto computed_here = [&](NodeId a, Phase p) {
+    return s.phase[a] == p && !s.folded[a] && ir::op_family(g.node(a).op) != ir::OpFamily::Leaf;
+  };
+  auto width_of = [&](NodeId id) {
+    const Node& node = g.node(id);
+    return is_row_reduction(node.op) ? g.type(node.args[0]).rows : node.type.rows;
+  };
+  std::vector<bool> is_view(n, false);
+
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    const Phase p = s.phase[id];
+    if (ir::op_family(node.op) == ir::OpFamily::Leaf || s.folded[id]) continue;
+    int stage = 0;
+    if (is_product(node.op) || is_buffer_op(node.op)) {
+      for (NodeId a : node.args)
+        if (computed_here(a, p)) stage = std::max(stage, s.stage[a]);
+      stage = is_product(node.op) ? stage + 1 : std::max(stage, 1);
+    } else if (node.op == Op::slice) {
+      NodeId a = node.args[0];
+      is_view[id] = true;
+      if (computed_here(a, p)) {
+        const Op aop = g.node(a).op;
+        bool in_memory = is_product(aop) || is_buffer_op(aop) || is_view[a];
+        stage = in_memory ? s.stage[a] : s.stage[a] + 1;
+      }
+    } else {
+      for (NodeId a : node.args) {
+        if (!computed_here(a, p)) continue;
+        const Node& an = g.node(a);
+        bool same_group = fuse && !is_product(an.op) && !is_row_reduction(an.op) && !is_buffer_op(an.op) &&
+                          !is_view[a] && width_of(a) == width_of(id);
+        bool from_memory_this_stage = is_product(an.op) || (is_view[a] && !is_buffer_op(an.op));
+        stage = std::max(stage, same_group || from_memory_this_stage ? s.stage[a] : s.stage[a] + 1);
+      }
+      stage = std::max(stage, 1);
+    }
+    s.stage[id] = stage;
+  }
+
+  // Materialization: read outside the group (or as a result).
+  auto group_key = [&](NodeId id) { return std::make_tuple(static_cast<int>(s.phase[id]), s.stage[id], width_of(id).str()); };
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    if (ir::op_family(node.op) == ir::OpFamily::Leaf || s.folded[id]) continue;
+    if (is_product(node.op) || is_buffer_op(node.op)) s.materialized[id] = true;
+    for (NodeId a : node.args) {
+      if (ir::op_family(g.node(a).op) == ir::OpFamily::Leaf || s.folded[a] || is_view[a]) continue;
+      bool elementwise_user = !is_product(node.op) && !is_buffer_op(node.op) && node.op != Op::slice;
+      if (!fuse || !elementwise_user || s.phase[a] != s.phase[id] || group_key(a) != group_key(id) ||
+          is_row_reduction(g.node(a).op))
+        s.materialized[a] = true;
+    }
+  }
+  for (const ir::Output& o : g.outputs())
+    if (!s.folded[o.node] && ir::op_family(g.node(o.node).op) != ir::OpFamily::Leaf && !is_view[o.node])
+      s.materialized[o.node] = true;
+  // A slice that is read or written as a result needs its operand in memory.
+  for (NodeId id = 0; id < n; ++id)
+    if (is_view[id]) {
+      NodeId a = g.node(id).args[0];
+      if (ir::op_family(g.node(a).op) != ir::OpFamily::Leaf && !s.folded[a]) s.materialized[a] = true;
+    }
+
+  // Products and groups, in (phase, stage) order.
+  for (NodeId id = 0; id < n; ++id)
+    if (is_product(g.node(id).op)) s.products.push_back({s.phase[id], s.stage[id], id});
+  std::map<std::tuple<int, int, std::string>, size_t> index;
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    if (ir::op_family(node.op) == ir::OpFamily::Leaf || s.folded[id] || is_product(node.op) || is_view[id] ||
+        is_buffer_op(node.op))
+      continue;
+    auto key = group_key(id);
+    if (!fuse) key = std::make_tuple(std::get<0>(key), std::get<1>(key), "#" + std::to_string(id));
+    auto it = index.find(key);
+    if (it == index.end()) {
+      index[key] = s.groups.size();
+      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), {id}});
+    } else {
+      s.groups[it->second].nodes.push_back(id);
+    }
+  }
+  auto order = [](const auto& a, const auto& b) {
+    return std::make_tuple(static_cast<int>(a.phase), a.stage) < std::make_tuple(static_cast<int>(b.phase), b.stage);
+  };
+  std::stable_sort(s.products.begin(), s.products.end(), order);
+  std::stable_sort(s.groups.begin(), s.groups.end(), order);
+}
+
+}  // namespace cellforge::passes

@@ -1,0 +1,139 @@
+// hoist_time_parallel: which nodes run inside the time loop, and which run once over all steps.
+//
+// Only the work on the path from a carried leaf (a state, or in BPTT the gradient of a state) to a
+// carried result has to run step by step. A matmul that reads only x_t and parameters can run for
+// all T*B rows at once before the loop, as one large GEMM instead of T small ones (cuDNN and oneDNN
+// do this by hand for their LSTM; this pass finds it for any cell). After the loop, the same holds
+// for work that reads loop values but feeds no carried result: the weight gradients
+// dW = sum_t dz_t x_t^T and the input gradients dx_t = W^T dz_t become GEMMs over all T*B rows.
+//
+// Rules, for a per-row node n:
+//   loop   n depends on a carried leaf and a carried result depends on n;
+//   pre    n depends on no carried leaf and is a matmul, or feeds a pre node; other such nodes run
+//          in the earliest phase that uses them (they are cheap elementwise work);
+//   post   n depends on a carried leaf, no carried result needs it, and it is a product
+//          (matmul, matmul_t, outer), a batch sum, or reads a post node.
+// Shared nodes (the same for every row) run once in the shared phase, unless they read a post node.
+// With hoisting off, every per-row node runs in the loop.
+#include "codegen/ir/error.hpp"
+#include "codegen/passes/passes.hpp"
+
+namespace cellforge::passes {
+
+using ir::Node;
+using ir::NodeId;
+using ir::Op;
+using ir::Role;
+
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::shared: return "shared";
+    case Phase::pre: return "pre";
+    case Phase::loop: return "loop";
+    case Phase::post: return "post";
+  }
+  return "?";
+}
+
+int ScanSchedule::stages(Phase p) const {
+  int n = 0;
+  for (size_t id = 0; id < phase.size(); ++id)
+    if (phase[id] == p && stage[id] + 1 > n) n = stage[id] + 1;
+  return n;
+}
+
+namespace {
+
+bool is_product(Op op) { return op == Op::matmul || op == Op::matmul_t || op == Op::outer; }
+
+// Is the leaf carried from the previous step of this scan?
+bool is_carried(const Node& n, bool reverse) {
+  if (!reverse) return n.op == Op::state;
+  return n.op == Op::seed && n.seed_role == Role::next;
+}
+
+// Is the result carried to the next step of this scan?
+bool is_carried_result(const ir::Output& o, const ir::Graph& g, bool reverse) {
+  if (!reverse) return o.role == Role::next;
+  return o.role == Role::grad && g.find_leaf(Op::state, o.name) >= 0;
+}
+
+}  // namespace
+
+ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hoist) {
+  ScanSchedule s;
+  s.graph = graph;
+  s.reverse = reverse;
+  const size_t n = graph.size();
+  std::vector<bool> depends(n, false), feeds(n, false);
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = graph.node(id);
+    if (ir::op_family(node.op) == ir::OpFamily::Leaf) {
+      depends[id] = is_carried(node, reverse);
+      if (depends[id]) s.carried_leaves.push_back(id);
+      continue;
+    }
+    for (NodeId a : node.args) depends[id] = depends[id] || depends[a];
+  }
+  for (const ir::Output& o : graph.outputs())
+    if (is_carried_result(o, graph, reverse)) feeds[o.node] = true;
+  for (NodeId id = static_cast<NodeId>(n); id-- > 0;)
+    if (feeds[id])
+      for (NodeId a : graph.node(id).args) feeds[a] = true;
+
+  // Users, to place time-parallel elementwise nodes in the earliest phase that reads them.
+  std::vector<std::vector<NodeId>> users(n);
+  for (NodeId id = 0; id < n; ++id)
+    for (NodeId a : graph.node(id).args) users[a].push_back(id);
+
+  s.phase.assign(n, Phase::loop);
+  // Forward sweep: everything that can be decided from operands.
+  std::vector<bool> undecided(n, false);
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = graph.node(id);
+    bool post_operand = false;
+    for (NodeId a : node.args) post_operand = post_operand || s.phase[a] == Phase::post;
+    if (ir::op_family(node.op) == ir::OpFamily::Leaf) {
+      s.phase[id] = node.op == Op::param || node.op == Op::constant ? Phase::shared
+                    : depends[id]                                   ? Phase::loop
+                                                                    : Phase::pre;
+    } else if (node.type.shared && node.op != Op::outer && node.op != Op::batch_sum) {
+      s.phase[id] = post_operand ? Phase::post : Phase::shared;
+    } else if (!hoist) {
+      s.phase[id] = (post_operand || node.op == Op::outer || node.op == Op::batch_sum) ? Phase::post : Phase::loop;
+    } else if (depends[id] && feeds[id]) {
+      s.phase[id] = Phase::loop;
+    } else if (depends[id] || post_operand) {
+      bool reduction = is_product(node.op) || node.op == Op::batch_sum;
+      s.phase[id] = (reduction || post_operand) ? Phase::post : Phase::loop;
+    } else if (is_product(node.op) || node.op == Op::batch_sum) {
+      s.phase[id] = node.op == Op::outer || node.op == Op::batch_sum ? Phase::post : Phase::pre;
+    } else {
+      undecided[id] = true;  // time-parallel elementwise: decided by its users below
+    }
+  }
+  // Backward sweep: a time-parallel elementwise node runs in the earliest phase of its users.
+  for (NodeId id = static_cast<NodeId>(n); id-- > 0;) {
+    if (!undecided[id]) continue;
+    Phase earliest = Phase::post;
+    bool any = false;
+    for (NodeId u : users[id]) {
+      Phase p = s.phase[u];
+      if (p == Phase::shared) continue;
+      if (!any || static_cast<int>(p) < static_cast<int>(earliest)) earliest = p;
+      any = true;
+    }
+    for (const ir::Output& o : graph.outputs())
+      if (o.node == id && (!any || static_cast<int>(Phase::loop) < static_cast<int>(earliest))) {
+        earliest = Phase::loop;
+        any = true;
+      }
+    s.phase[id] = any ? earliest : Phase::loop;
+  }
+  s.stage.assign(n, 0);
+  s.materialized.assign(n, false);
+  s.folded.assign(n, false);
+  return s;
+}
+
+}  // namespace cellforge::passes

@@ -1,0 +1,37 @@
+// The passes, one per file, each a function from graphs to graphs (or to a schedule). pipeline.cpp
+// runs them in order.
+#pragma once
+
+#include <utility>
+
+#include "codegen/ir/graph.hpp"
+#include "codegen/passes/schedule.hpp"
+
+namespace cellforge::passes {
+
+/// Algebraic clean-up: x*1, x+0, x-0, x/1, -(-x), constant arithmetic; no change of types.
+ir::Graph simplify(const ir::Graph& graph);
+
+/// Pushes slices through elementwise ops toward the values that live in memory (matmul results,
+/// leaves), so that an LSTM's four gates are computed by one loop of width H over slices of the
+/// gate buffer instead of a loop of width 4H followed by four slices. A slice sinks only into a
+/// value that nothing else uses whole, so no work is duplicated.
+ir::Graph sink_slices(const ir::Graph& graph);
+
+/// Decides what the forward step stores for the backward step: every forward value the backward
+/// graph reads (and cannot get from a leaf) is saved at each step and read back as a `saved` leaf;
+/// cheap expressions of saved values are recomputed. Returns (forward with `save` results,
+/// backward with `saved` leaves). `backward` must come from differentiate(forward).
+std::pair<ir::Graph, ir::Graph> choose_saved(const ir::Graph& forward, const ir::Graph& backward);
+
+/// Assigns every node to a phase (shared, pre, loop, post); see schedule.hpp.
+ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hoist = true);
+
+/// Groups the elementwise nodes of each phase into stages and fused loops and decides which
+/// values are materialized; fills `stage`, `materialized`, `folded`, `products` and `groups`.
+void fuse_elementwise(ScanSchedule& schedule, bool fuse = true);
+
+/// The whole pipeline for one layer.
+LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {});
+
+}  // namespace cellforge::passes

@@ -1,0 +1,76 @@
+// The pass pipeline: from a cell's step graph to the schedules of its forward and backward scans.
+// Read top to bottom, this is the order in which a cell is compiled; each step logs its result so
+// that `cellforge inspect --emit sched` can show the graph after every pass.
+#include <sstream>
+
+#include "codegen/autodiff/differentiate.hpp"
+#include "codegen/ir/text.hpp"
+#include "codegen/ir/verify.hpp"
+#include "codegen/passes/passes.hpp"
+
+namespace cellforge::passes {
+
+std::string print_schedule(const ScanSchedule& s) {
+  std::vector<int> group_of(s.graph.size(), -1);
+  for (size_t k = 0; k < s.groups.size(); ++k)
+    for (ir::NodeId id : s.groups[k].nodes) group_of[id] = static_cast<int>(k);
+  return ir::print(s.graph, [&](ir::NodeId id) -> std::string {
+    const ir::Node& n = s.graph.node(id);
+    if (ir::op_family(n.op) == ir::OpFamily::Leaf) {
+      if (n.op == ir::Op::constant) return "";
+      for (ir::NodeId c : s.carried_leaves)
+        if (c == id) return "carried from the previous step";
+      return n.op == ir::Op::param ? "" : "read per step";
+    }
+    if (s.folded[id]) return "folded at compile time";
+    std::ostringstream note;
+    note << phase_name(s.phase[id]);
+    if (s.phase[id] != Phase::shared) note << " stage " << s.stage[id];
+    if (group_of[id] >= 0) note << ", fused loop " << group_of[id];
+    else if (n.op == ir::Op::slice) note << ", view";
+    else if (n.op == ir::Op::matmul || n.op == ir::Op::matmul_t || n.op == ir::Op::outer) note << ", gemm";
+    else if (n.op == ir::Op::batch_sum) note << ", row sum";
+    if (s.materialized[id]) note << ", stored";
+    return note.str();
+  });
+}
+
+LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options) {
+  LayerSchedule out;
+  auto log = [&](const std::string& pass, const ir::Graph& g) { out.log.push_back({pass, ir::print(g)}); };
+
+  ir::verify_cell(cell);
+  log("cell", cell);
+  ir::Graph backward = autodiff::differentiate(cell);
+  log("differentiate", backward);
+
+  auto [forward_saving, backward_reading] = choose_saved(cell, backward);
+  log("choose_saved (forward)", forward_saving);
+  log("choose_saved (backward)", backward_reading);
+
+  ir::Graph fwd = std::move(forward_saving), bwd = std::move(backward_reading);
+  if (options.simplify) {
+    fwd = simplify(fwd);
+    bwd = simplify(bwd);
+    log("simplify (forward)", fwd);
+    log("simplify (backward)", bwd);
+  }
+  if (options.sink_slices) {
+    fwd = sink_slices(fwd);
+    bwd = sink_slices(bwd);
+    log("sink_slices (forward)", fwd);
+    log("sink_slices (backward)", bwd);
+  }
+  ir::verify(fwd);
+  ir::verify(bwd);
+
+  out.forward = hoist_time_parallel(fwd, /*reverse=*/false, options.hoist_time_parallel);
+  fuse_elementwise(out.forward, options.fuse_elementwise);
+  out.backward = hoist_time_parallel(bwd, /*reverse=*/true, options.hoist_time_parallel);
+  fuse_elementwise(out.backward, options.fuse_elementwise);
+  out.log.push_back({"schedule (forward)", print_schedule(out.forward)});
+  out.log.push_back({"schedule (backward)", print_schedule(out.backward)});
+  return out;
+}
+
+}  // namespace cellforge::passes

@@ -1,0 +1,83 @@
+// The passes between the derivative and LLVM, and what they produce: a schedule of each layer's
+// forward and backward step graphs.
+//
+// A step graph runs inside a scan over time (forward: t = 0..T-1; backward: t = T-1..0). Some of its
+// leaves are *carried*: their value at step t comes from the step before (the states in the forward
+// graph, the seeds of the next states in the backward graph); everything else a step reads comes
+// from a sequence buffer (x_t, the state history, saved forward values, dL/dy_t) or is a parameter.
+// The schedule assigns every node to a phase:
+//
+//   shared  the same for every row and step (parameters and functions of them): computed once
+//   pre     does not depend on a carried leaf: computed for all T*B rows before the time loop
+//           (the matmuls W x_t of every step as one GEMM)
+//   loop    on the path from a carried leaf to a carried result: computed step by step
+//   post    depends on the loop but no carried result needs it: computed for all T*B rows after
+//           the loop (weight gradients dW = sum_t dz_t x_t^T and dx = W^T dz as GEMMs)
+//
+// and, within a phase, to a stage: each stage runs its products (GEMMs, batch sums) first and then
+// its fused elementwise groups, one loop nest per group of nodes of equal width. Values that cross
+// a group, a stage or a phase are materialized in buffers; everything else stays in registers.
+//
+// The passes, in pipeline order (pipeline.cpp): differentiate, choose_saved, simplify,
+// sink_slices, hoist_time_parallel, fuse_elementwise. Each can be switched off to measure what it
+// brings.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "codegen/ir/graph.hpp"
+
+namespace cellforge::passes {
+
+enum class Phase : uint8_t { shared, pre, loop, post };
+const char* phase_name(Phase phase);
+
+/// A matrix product (matmul, matmul_t, outer) or a sum over the batch rows (batch_sum), run over all
+/// rows of its phase at once.
+struct Product {
+  Phase phase;
+  int stage;
+  ir::NodeId node;
+};
+
+/// A fused elementwise loop: nodes of one width, computed together over the rows of their phase.
+struct FusionGroup {
+  Phase phase;
+  int stage;
+  ir::Dim width;
+  std::vector<ir::NodeId> nodes;  // in dependency order
+};
+
+struct ScanSchedule {
+  ir::Graph graph;
+  bool reverse = false;                     // the backward scan runs from the last step
+  std::vector<ir::NodeId> carried_leaves;   // leaves whose value comes from the previous step
+  std::vector<Phase> phase;                 // per node
+  std::vector<int> stage;                   // per node
+  std::vector<bool> materialized;           // per node: the value lives in a buffer
+  std::vector<bool> folded;                 // per node: a compile-time constant (no runtime work)
+  std::vector<Product> products;            // ordered by (phase, stage)
+  std::vector<FusionGroup> groups;          // ordered by (phase, stage)
+  int stages(Phase p) const;                // the number of stages of a phase
+};
+
+/// The schedules of one layer: its forward and backward scans, and the printed graph after each pass.
+struct LayerSchedule {
+  ScanSchedule forward;
+  ScanSchedule backward;
+  std::vector<std::pair<std::string, std::string>> log;  // (pass name, printed result)
+};
+
+/// Which passes run; each optimization can be switched off to measure what it brings.
+struct PassOptions {
+  bool simplify = true;
+  bool sink_slices = true;
+  bool hoist_time_parallel = true;  // off: every per-row node runs inside the time loop
+  bool fuse_elementwise = true;     // off: one loop per elementwise node
+};
+
+/// The text of a schedule: the graph, each node annotated with its phase and stage.
+std::string print_schedule(const ScanSchedule& schedule);
+
+}  // namespace cellforge::passes
