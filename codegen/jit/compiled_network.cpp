@@ -1,0 +1,205 @@
+// Compiling and calling a network; see compiled_network.hpp.
+#include "codegen/jit/compiled_network.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "codegen/ir/error.hpp"
+#include "codegen/ir/text.hpp"
+#include "codegen/jit/thread_pool.hpp"
+#include "codegen/llvm/lower.hpp"
+#include "codegen/llvm/network_plan.hpp"
+#include "codegen_version.hpp"
+
+namespace cellforge {
+
+using llvm_backend::NetworkPlan;
+
+using EntryPoint = void (*)(void**, int64_t, int64_t, void*);
+
+struct CompiledNetwork::Impl {
+  NetworkPlan plan;
+  NetworkOptions options;
+  std::vector<ParameterInfo> parameters;
+  std::unique_ptr<jit::CompiledCode> code;
+  EntryPoint forward = nullptr;
+  EntryPoint backward = nullptr;
+  std::unique_ptr<jit::ThreadPool> pool;
+  std::vector<float> workspace;
+  bool forward_done = false;
+};
+
+namespace {
+
+std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
+  std::ostringstream key;
+  key << "cellforge " << CELLFORGE_CODEGEN_VERSION << "\n" << ir::print(plan.cell) << "input " << plan.sizes.input
+      << " hidden " << plan.sizes.hidden << " batch " << plan.sizes.batch << " unroll " << plan.sizes.unroll
+      << " layers " << plan.sizes.layers;
+  for (const auto& [name, value] : plan.sizes.extra) key << " " << name << "=" << value;
+  const passes::PassOptions& p = options.passes;
+  key << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise;
+  return key.str();
+}
+
+void check_buffer(const char* what, size_t actual, int64_t expected, const void* data) {
+  if (static_cast<int64_t>(actual) != expected)
+    user_error(what, " has ", actual, " floats; expected ", expected, " (see CompiledNetwork's buffer layouts)");
+  if (reinterpret_cast<uintptr_t>(data) % alignof(float) != 0)
+    user_error(what, " is not aligned to ", alignof(float), " bytes (address ", data, ")");
+}
+
+void check_states(const char* what, size_t count, const NetworkPlan& plan) {
+  if (count != plan.states.size())
+    user_error(what, ": got ", count, " buffers; the cell '", plan.cell.name(), "' has ", plan.states.size(),
+               " states (", [&] {
+                 std::string names;
+                 for (const auto& s : plan.states) names += (names.empty() ? "" : ", ") + s.name;
+                 return names;
+               }(), ")");
+}
+
+int64_t state_floats_of(const NetworkPlan& plan, size_t k) {
+  int64_t total = 0;
+  for (int64_t w : plan.states[k].width) total += plan.sizes.batch * w;
+  return total;
+}
+
+// Strict mode: the first non-finite value of a [T][B][width] buffer, reported by position.
+void check_finite(const char* what, std::span<const float> data, int64_t batch, int64_t width, bool by_step) {
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (std::isfinite(data[i])) continue;
+    const int64_t per_step = batch * width;
+    const int64_t step = static_cast<int64_t>(i) / per_step, row = static_cast<int64_t>(i) % per_step / width,
+                  feature = static_cast<int64_t>(i) % width;
+    const char* kind = std::isnan(data[i]) ? "NaN" : "Inf";
+    if (by_step)
+      user_error("non-finite value (", kind, ") in ", what, " at step ", step, ", batch row ", row, ", feature ", feature);
+    user_error("non-finite value (", kind, ") in ", what, " at layer ", step, ", batch row ", row, ", feature ", feature);
+  }
+}
+
+}  // namespace
+
+CompiledNetwork::CompiledNetwork(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CompiledNetwork::CompiledNetwork(CompiledNetwork&&) noexcept = default;
+CompiledNetwork& CompiledNetwork::operator=(CompiledNetwork&&) noexcept = default;
+CompiledNetwork::~CompiledNetwork() = default;
+
+CompiledNetwork CompiledNetwork::compile(const ir::Graph& cell, const ir::NetworkSizes& sizes, const NetworkOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->plan = llvm_backend::plan_network(cell, sizes, options.passes);
+  for (const auto& p : impl->plan.params) impl->parameters.push_back({p.layer, p.name, p.rows, p.cols, p.offset});
+  const NetworkPlan& plan = impl->plan;
+  jit::CompileOptions compile_options;
+  compile_options.opt_level = options.opt_level;
+  compile_options.use_disk_cache = options.use_disk_cache;
+  compile_options.cache_dir = options.cache_dir;
+  compile_options.host_symbols = {{"cellforge_barrier_wait", reinterpret_cast<void*>(&cellforge_barrier_wait)}};
+  impl->code = jit::compile(jit::cache_key(describe(plan, options)), llvm_backend::network_builder(plan),
+                            compile_options);
+  impl->forward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_forward"));
+  impl->backward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_backward"));
+  impl->pool = std::make_unique<jit::ThreadPool>(options.threads > 0 ? options.threads : jit::hardware_threads());
+  impl->workspace.assign(static_cast<size_t>(plan.workspace_floats), 0.0f);
+  return CompiledNetwork(std::move(impl));
+}
+
+const ir::NetworkSizes& CompiledNetwork::sizes() const { return impl_->plan.sizes; }
+const ir::Graph& CompiledNetwork::cell() const { return impl_->plan.cell; }
+const std::vector<ParameterInfo>& CompiledNetwork::parameters() const { return impl_->parameters; }
+int64_t CompiledNetwork::parameter_floats() const { return impl_->plan.param_floats; }
+int64_t CompiledNetwork::input_width() const { return impl_->plan.input_width; }
+int64_t CompiledNetwork::output_width() const { return impl_->plan.output_width; }
+int CompiledNetwork::threads() const { return impl_->pool->size(); }
+const jit::CompileStats& CompiledNetwork::compile_stats() const { return impl_->code->stats(); }
+std::vector<std::string> CompiledNetwork::state_names() const {
+  std::vector<std::string> names;
+  for (const auto& s : impl_->plan.states) names.push_back(s.name);
+  return names;
+}
+int64_t CompiledNetwork::state_width(size_t state, int64_t layer) const { return impl_->plan.states.at(state).width.at(layer); }
+int64_t CompiledNetwork::state_floats(size_t state) const { return state_floats_of(impl_->plan, state); }
+
+void CompiledNetwork::forward(std::span<const float> params, std::span<const float> x,
+                              const std::vector<std::span<const float>>& initial_states, std::span<float> y,
+                              const std::vector<std::span<float>>& final_states) {
+  const NetworkPlan& plan = impl_->plan;
+  const auto& s = plan.sizes;
+  check_buffer("params", params.size(), plan.param_floats, params.data());
+  check_buffer("x", x.size(), s.unroll * s.batch * plan.input_width, x.data());
+  check_buffer("y", y.size(), s.unroll * s.batch * plan.output_width, y.data());
+  check_states("initial_states", initial_states.size(), plan);
+  check_states("final_states", final_states.size(), plan);
+  std::vector<void*> slots(llvm_backend::kFirstStateSlot + 4 * plan.states.size(), nullptr);
+  for (size_t k = 0; k < plan.states.size(); ++k) {
+    const std::string name = "initial state '" + plan.states[k].name + "'";
+    check_buffer(name.c_str(), initial_states[k].size(), state_floats_of(plan, k), initial_states[k].data());
+    const std::string final_name = "final state '" + plan.states[k].name + "'";
+    check_buffer(final_name.c_str(), final_states[k].size(), state_floats_of(plan, k), final_states[k].data());
+    slots[llvm_backend::initial_state_slot(static_cast<int>(k))] = const_cast<float*>(initial_states[k].data());
+    slots[llvm_backend::final_state_slot(static_cast<int>(k))] = final_states[k].data();
+  }
+  if (impl_->options.strict) {
+    check_finite("x", x, s.batch, plan.input_width, true);
+    for (size_t k = 0; k < plan.states.size(); ++k)
+      check_finite(("initial state '" + plan.states[k].name + "'").c_str(), initial_states[k], s.batch,
+                   plan.states[k].width[0], false);
+    for (const auto& p : impl_->parameters)
+      for (int64_t i = 0; i < p.size(); ++i)
+        if (!std::isfinite(params[static_cast<size_t>(p.offset + i)]))
+          user_error("non-finite value in parameter '", p.name, "' of layer ", p.layer, " at element ", i);
+  }
+  slots[llvm_backend::kInput] = const_cast<float*>(x.data());
+  slots[llvm_backend::kOutput] = y.data();
+  slots[llvm_backend::kParams] = const_cast<float*>(params.data());
+  slots[llvm_backend::kWorkspace] = impl_->workspace.data();
+  EntryPoint entry = impl_->forward;
+  void* barrier = &impl_->pool->barrier();
+  impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });
+  impl_->forward_done = true;
+}
+
+void CompiledNetwork::backward(std::span<const float> params, std::span<const float> x, std::span<const float> dy,
+                               const std::vector<std::span<const float>>& d_final_states, std::span<float> dparams,
+                               std::span<float> dx, const std::vector<std::span<float>>& d_initial_states) {
+  const NetworkPlan& plan = impl_->plan;
+  const auto& s = plan.sizes;
+  if (!impl_->forward_done) user_error("backward() needs a forward() of the same parameters and inputs first");
+  check_buffer("params", params.size(), plan.param_floats, params.data());
+  check_buffer("x", x.size(), s.unroll * s.batch * plan.input_width, x.data());
+  check_buffer("dy", dy.size(), s.unroll * s.batch * plan.output_width, dy.data());
+  check_buffer("dparams", dparams.size(), plan.param_floats, dparams.data());
+  check_buffer("dx", dx.size(), s.unroll * s.batch * plan.input_width, dx.data());
+  check_states("d_final_states", d_final_states.size(), plan);
+  check_states("d_initial_states", d_initial_states.size(), plan);
+  std::vector<void*> slots(llvm_backend::kFirstStateSlot + 4 * plan.states.size(), nullptr);
+  for (size_t k = 0; k < plan.states.size(); ++k) {
+    const std::string name = "d_final state '" + plan.states[k].name + "'";
+    check_buffer(name.c_str(), d_final_states[k].size(), state_floats_of(plan, k), d_final_states[k].data());
+    const std::string initial_name = "d_initial state '" + plan.states[k].name + "'";
+    check_buffer(initial_name.c_str(), d_initial_states[k].size(), state_floats_of(plan, k), d_initial_states[k].data());
+    slots[llvm_backend::d_final_state_slot(static_cast<int>(k))] = const_cast<float*>(d_final_states[k].data());
+    slots[llvm_backend::d_initial_state_slot(static_cast<int>(k))] = d_initial_states[k].data();
+  }
+  if (impl_->options.strict) check_finite("dy", dy, s.batch, plan.output_width, true);
+  slots[llvm_backend::kInput] = const_cast<float*>(x.data());
+  slots[llvm_backend::kParams] = const_cast<float*>(params.data());
+  slots[llvm_backend::kGrads] = dparams.data();
+  slots[llvm_backend::kDOutput] = const_cast<float*>(dy.data());
+  slots[llvm_backend::kDInput] = dx.data();
+  slots[llvm_backend::kWorkspace] = impl_->workspace.data();
+  EntryPoint entry = impl_->backward;
+  void* barrier = &impl_->pool->barrier();
+  impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });
+}
+
+std::string emit_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, jit::Stage stage,
+                         const NetworkOptions& options) {
+  NetworkPlan plan = llvm_backend::plan_network(cell, sizes, options.passes);
+  return jit::emit(llvm_backend::network_builder(plan), stage, options.opt_level);
+}
+
+}  // namespace cellforge

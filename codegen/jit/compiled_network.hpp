@@ -1,0 +1,97 @@
+// The public face of the compiler: a cell compiled for given sizes into machine code for the whole
+// network — L stacked copies of the cell over T steps for B sequences — with a forward call and a
+// backward (BPTT) call. No LLVM type appears here.
+//
+//   ir::Graph cell = zoo::find("lstm").build();
+//   CompiledNetwork net = CompiledNetwork::compile(cell, {.input = 65, .hidden = 128, .batch = 50,
+//                                                         .unroll = 50, .layers = 2});
+//   net.forward(params, x, {h0, c0}, y, {hT, cT});
+//   net.backward(params, x, dy, {dhT, dcT}, dparams, dx, {dh0, dc0});
+//
+// Buffer layouts (all float32, row-major, contiguous):
+//   params, dparams  the flat parameter buffer: parameters() gives each one's layer, name, shape
+//                    and offset; matrices are [rows, cols] row-major (PyTorch's layout)
+//   x, dx            [T][B][X]
+//   y, dy            [T][B][Y]   (Y = the top layer's output length, output_width())
+//   states           one buffer per state of the cell, in state_names() order, each [L][B][S]
+//                    (S = the state's length, which may differ per layer)
+// backward() must follow a forward() of the same params and x: it reuses what the forward pass
+// stored. Every buffer's size and alignment is checked; a wrong one raises UserError naming it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "codegen/ir/graph.hpp"
+#include "codegen/ir/reference_network.hpp"
+#include "codegen/jit/engine.hpp"
+#include "codegen/passes/schedule.hpp"
+
+namespace cellforge {
+
+struct NetworkOptions {
+  int threads = 0;  // 0: every hardware thread
+  int opt_level = 3;
+  bool use_disk_cache = true;
+  std::string cache_dir;  // "" = jit::default_cache_dir()
+  passes::PassOptions passes;
+  /// Checks every input, initial state and parameter for NaN/Inf before each call and reports the
+  /// first one found (its step, row and feature).
+  bool strict = false;
+};
+
+struct ParameterInfo {
+  int64_t layer;
+  std::string name;
+  int64_t rows;
+  int64_t cols;    // 0 for a vector
+  int64_t offset;  // in floats, into the flat parameter buffer
+  int64_t size() const { return cols ? rows * cols : rows; }
+};
+
+class CompiledNetwork {
+ public:
+  static CompiledNetwork compile(const ir::Graph& cell, const ir::NetworkSizes& sizes, const NetworkOptions& options = {});
+  CompiledNetwork(CompiledNetwork&&) noexcept;
+  CompiledNetwork& operator=(CompiledNetwork&&) noexcept;
+  ~CompiledNetwork();
+
+  const ir::NetworkSizes& sizes() const;
+  const ir::Graph& cell() const;
+  const std::vector<ParameterInfo>& parameters() const;
+  int64_t parameter_floats() const;
+  std::vector<std::string> state_names() const;
+  /// The length of state `state` at layer `layer`.
+  int64_t state_width(size_t state, int64_t layer) const;
+  /// Floats in one state buffer [L][B][S].
+  int64_t state_floats(size_t state) const;
+  int64_t input_width() const;
+  int64_t output_width() const;
+  int threads() const;
+  const jit::CompileStats& compile_stats() const;
+
+  /// Runs the network, keeping what backward() needs.
+  void forward(std::span<const float> params, std::span<const float> x,
+               const std::vector<std::span<const float>>& initial_states, std::span<float> y,
+               const std::vector<std::span<float>>& final_states);
+
+  /// BPTT: the gradients of L = <dy, y> + sum_s <d_final_states[s], s_T>.
+  void backward(std::span<const float> params, std::span<const float> x, std::span<const float> dy,
+                const std::vector<std::span<const float>>& d_final_states, std::span<float> dparams,
+                std::span<float> dx, const std::vector<std::span<float>>& d_initial_states);
+
+  struct Impl;
+
+ private:
+  explicit CompiledNetwork(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The LLVM IR (as built, or optimized) or assembly of the network, for `cellforge inspect`.
+std::string emit_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, jit::Stage stage,
+                         const NetworkOptions& options = {});
+
+}  // namespace cellforge

@@ -1,0 +1,60 @@
+// A persistent pool of threads that run one function together (SPMD): every thread calls it with
+// its index, and generated code synchronizes through cellforge_barrier_wait(). The calling thread
+// is thread 0, so a pool of one thread runs everything inline.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace cellforge::jit {
+
+/// A barrier for a fixed number of threads, spinning briefly before yielding.
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int threads) : threads_(threads) {}
+  void wait();
+
+ private:
+  const int threads_;
+  std::atomic<int> arrived_{0};
+  std::atomic<uint64_t> generation_{0};
+};
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return threads_; }
+  /// Runs work(thread, threads) on every thread and returns when all are done.
+  void run(const std::function<void(int, int)>& work);
+  SpinBarrier& barrier() { return barrier_; }
+
+ private:
+  void worker(int index);
+
+  const int threads_;
+  SpinBarrier barrier_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int, int)>* work_ = nullptr;
+  uint64_t round_ = 0;
+  int finished_ = 0;
+  bool stop_ = false;
+};
+
+/// The number of hardware threads, at least 1.
+int hardware_threads();
+
+}  // namespace cellforge::jit
+
+/// Called by generated code; `barrier` is a cellforge::jit::SpinBarrier.
+extern "C" void cellforge_barrier_wait(void* barrier);

@@ -1,0 +1,140 @@
+// Lowering of products (matmul, matmul_t, outer) and batch sums, and of concatenations.
+//
+// A product runs over all rows of its phase at once: the B rows of one step inside the time loop,
+// all T*B rows before or after it. The output columns are split among threads, so each element is
+// computed by one thread in a fixed order and results do not depend on the thread count.
+#include "codegen/ir/error.hpp"
+#include "codegen/ir/text.hpp"
+#include "codegen/llvm/lowering_context.hpp"
+
+namespace cellforge::llvm_backend {
+
+using ir::NodeId;
+using ir::Op;
+
+namespace {
+
+const Location& location_of(const ScanPlan& scan, const ir::Graph& g, NodeId id) {
+  if (!scan.location[id].valid())
+    internal_error("operand %", ir::printed_names(g)[id], " of a product has no location\n", ir::print(g));
+  return scan.location[id];
+}
+
+}  // namespace
+
+void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {
+  auto& b = l.b();
+  const passes::ScanSchedule& s = l.plan().schedule_of(scan);
+  const ir::Graph& g = s.graph;
+  const ir::Node& n = g.node(node);
+  const Location& out = location_of(scan, g, node);
+  const std::string name = ir::printed_names(g)[node];
+  llvm::Value* zero = llvm::ConstantFP::get(l.f32(), 0.0);
+  auto load = [&](const Location& where, llvm::Value* row, llvm::Value* column) {
+    return b.CreateAlignedLoad(l.f32(), l.address(where, step, row, column), llvm::Align(4));
+  };
+  auto row_of = [&](NodeId v, llvm::Value* r) { return g.type(v).shared ? l.int64(0) : r; };
+  llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
+
+  if (n.op == Op::matmul || n.op == Op::matmul_t) {
+    // out[r][i] = sum_k W[i][k] v[r][k]  (matmul)   or   sum_k W[k][i] v[r][k]  (matmul_t)
+    const NodeId w = n.args[0], v = n.args[1];
+    const Location& W = location_of(scan, g, w);
+    const Location& V = location_of(scan, g, v);
+    const int64_t outputs = scan.width[node], inner = scan.width[v];
+    auto [begin, end] = l.thread_range(l.int64(outputs));
+    l.emit_for(l.int64(0), row_count, 1, name + ".r", [&](llvm::Value* r) {
+      l.emit_for(begin, end, 1, name + ".i", [&](llvm::Value* i) {
+        llvm::Value* acc = l.entry_alloca(l.f32(), name + ".acc");
+        b.CreateStore(zero, acc);
+        l.emit_for(l.int64(0), l.int64(inner), 1, name + ".k", [&](llvm::Value* k) {
+          llvm::Value* weight = n.op == Op::matmul ? load(W, i, k) : load(W, k, i);
+          llvm::Value* x = load(V, row_of(v, r), k);
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32(), acc), b.CreateFMul(weight, x)), acc);
+        });
+        b.CreateAlignedStore(b.CreateLoad(l.f32(), acc), l.address(out, step, r, i), llvm::Align(4));
+      });
+    });
+    return;
+  }
+  if (n.op == Op::outer) {
+    // out[i][j] = sum_r a[r][i] c[r][j]
+    const NodeId a = n.args[0], c = n.args[1];
+    const Location& A = location_of(scan, g, a);
+    const Location& C = location_of(scan, g, c);
+    llvm::Value* sum_rows = g.type(a).shared ? l.int64(1) : rows;
+    auto [begin, end] = l.thread_range(l.int64(scan.width[node]));
+    l.emit_for(begin, end, 1, name + ".i", [&](llvm::Value* i) {
+      l.emit_for(l.int64(0), l.int64(scan.cols[node]), 1, name + ".j", [&](llvm::Value* j) {
+        llvm::Value* acc = l.entry_alloca(l.f32(), name + ".acc");
+        b.CreateStore(zero, acc);
+        l.emit_for(l.int64(0), sum_rows, 1, name + ".r", [&](llvm::Value* r) {
+          llvm::Value* term = b.CreateFMul(load(A, row_of(a, r), i), load(C, row_of(c, r), j));
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32(), acc), term), acc);
+        });
+        b.CreateAlignedStore(b.CreateLoad(l.f32(), acc), l.address(out, step, i, j), llvm::Align(4));
+      });
+    });
+    return;
+  }
+  if (n.op == Op::batch_sum) {
+    const NodeId a = n.args[0];
+    const Location& A = location_of(scan, g, a);
+    auto [begin, end] = l.thread_range(l.int64(scan.width[node]));
+    l.emit_for(begin, end, 1, name + ".j", [&](llvm::Value* j) {
+      llvm::Value* acc = l.entry_alloca(l.f32(), name + ".acc");
+      b.CreateStore(zero, acc);
+      l.emit_for(l.int64(0), rows, 1, name + ".r", [&](llvm::Value* r) {
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32(), acc), load(A, r, j)), acc);
+      });
+      b.CreateAlignedStore(b.CreateLoad(l.f32(), acc), l.address(out, step, l.int64(0), j), llvm::Align(4));
+    });
+    return;
+  }
+  internal_error("emit_product: ", ir::op_name(n.op), " is not a product");
+}
+
+void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {
+  auto& b = l.b();
+  const passes::ScanSchedule& s = l.plan().schedule_of(scan);
+  const ir::Graph& g = s.graph;
+  const ir::Node& n = g.node(node);
+  const Location& out = location_of(scan, g, node);
+  llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
+  auto [begin, end] = l.thread_range(row_count);
+  auto fill = [&](int64_t from, int64_t to, const std::function<llvm::Value*(llvm::Value*, llvm::Value*)>& value) {
+    l.emit_for(begin, end, 1, "assemble.r", [&](llvm::Value* r) {
+      l.emit_for(l.int64(from), l.int64(to), 1, "assemble.j", [&](llvm::Value* j) {
+        b.CreateAlignedStore(value(r, j), l.address(out, step, r, j), llvm::Align(4));
+      });
+    });
+  };
+  auto part_value = [&](NodeId part, int64_t offset) {
+    return [&, part, offset](llvm::Value* r, llvm::Value* j) -> llvm::Value* {
+      if (s.folded[part]) return llvm::ConstantFP::get(l.f32(), scan.folded_value[part]);
+      llvm::Value* row = g.type(part).shared ? l.int64(0) : r;
+      llvm::Value* column = scan.width[part] == 1 ? l.int64(0) : b.CreateSub(j, l.int64(offset));
+      return b.CreateAlignedLoad(l.f32(), l.address(location_of(scan, g, part), step, row, column), llvm::Align(4));
+    };
+  };
+  if (n.op == Op::pad) {
+    const int64_t offset = n.offset.bind(scan.bindings), part_width = scan.width[n.args[0]];
+    llvm::Value* zero = llvm::ConstantFP::get(l.f32(), 0.0);
+    fill(0, offset, [&](llvm::Value*, llvm::Value*) { return zero; });
+    fill(offset, offset + part_width, part_value(n.args[0], offset));
+    fill(offset + part_width, scan.width[node], [&](llvm::Value*, llvm::Value*) { return zero; });
+    return;
+  }
+  int64_t offset = 0;
+  for (NodeId part : n.args) {
+    const Location& where = scan.location[part];
+    Location in_place = out.shifted(offset);
+    bool placed = where.valid() && where.slot == in_place.slot && where.offset == in_place.offset &&
+                  where.row_stride == in_place.row_stride && where.step_stride == in_place.step_stride &&
+                  where.time_offset == in_place.time_offset;
+    if (!placed) fill(offset, offset + scan.width[part], part_value(part, offset));
+    offset += scan.width[part];
+  }
+}
+
+}  // namespace cellforge::llvm_backend

@@ -1,0 +1,131 @@
+// Lowering of a whole network: the entry functions, the layers in order (forward: bottom to top;
+// backward: top to bottom), and each layer's scan as its phases in order — shared values once,
+// then the time-parallel work before the loop, the time loop itself, the time-parallel work after
+// it. Within a phase, each stage runs its products, then its fused loops, with a barrier after each
+// so every thread sees what the others wrote.
+#include "codegen/llvm/lower.hpp"
+
+#include "codegen/ir/error.hpp"
+#include "codegen/llvm/lowering_context.hpp"
+
+namespace cellforge::llvm_backend {
+
+using ir::NodeId;
+using ir::Op;
+using passes::Phase;
+
+namespace {
+
+bool is_product(Op op) { return op == Op::matmul || op == Op::matmul_t || op == Op::outer || op == Op::batch_sum; }
+
+// The phase whose work makes the value of `id` available.
+Phase source_phase(const passes::ScanSchedule& s, NodeId id) {
+  const ir::Node& n = s.graph.node(id);
+  if (n.op == Op::slice) return source_phase(s, n.args[0]);
+  if (s.folded[id] || n.op == Op::param) return Phase::shared;
+  return s.phase[id];
+}
+
+void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* step, llvm::Value* rows) {
+  const passes::ScanSchedule& s = l.plan().schedule_of(scan);
+  const ir::Graph& g = s.graph;
+  for (int stage = 1; stage < s.stages(phase); ++stage) {
+    bool any = false;
+    for (const passes::Product& p : s.products)
+      if (p.phase == phase && p.stage == stage) {
+        emit_product(l, scan, p.node, step, rows);
+        any = true;
+      }
+    if (any) l.barrier();
+    any = false;
+    for (const passes::FusionGroup& group : s.groups)
+      if (group.phase == phase && group.stage == stage) {
+        emit_group(l, scan, group, step, rows);
+        any = true;
+      }
+    for (NodeId id = 0; id < g.size(); ++id) {
+      const ir::Node& n = g.node(id);
+      if ((n.op == Op::concat || n.op == Op::pad) && s.phase[id] == phase && s.stage[id] == stage) {
+        emit_assembly(l, scan, id, step, rows);
+        any = true;
+      }
+    }
+    if (any) l.barrier();
+    // Results that are two places at once: copy to the second when the value is ready.
+    any = false;
+    for (const ResultCopy& c : scan.copies) {
+      bool computed_here = !s.folded[c.node] && g.node(c.node).op != Op::slice &&
+                           ir::op_family(g.node(c.node).op) != ir::OpFamily::Leaf && s.phase[c.node] == phase &&
+                           s.stage[c.node] == stage;
+      if (computed_here) {
+        l.copy_rows(scan.location[c.node], c.to, step, g.type(c.node).shared ? l.int64(1) : rows, scan.width[c.node]);
+        any = true;
+      }
+    }
+    if (any) l.barrier();
+  }
+  // Results that are leaves, views or constants: copied once their phase has run.
+  bool any = false;
+  for (const ResultCopy& c : scan.copies) {
+    const ir::Node& n = g.node(c.node);
+    bool computed = !s.folded[c.node] && n.op != Op::slice && ir::op_family(n.op) != ir::OpFamily::Leaf;
+    if (computed) continue;
+    Phase from = source_phase(s, c.node);
+    bool carried = false;
+    for (NodeId leaf : s.carried_leaves) carried = carried || leaf == c.node;
+    if (carried) from = Phase::loop;
+    if (from == Phase::shared && phase == Phase::pre) from = Phase::pre;  // shared results are written per row
+    if (from != phase) continue;
+    if (s.folded[c.node]) internal_error("a result that is a constant is not supported yet");
+    l.copy_rows(scan.location[c.node], c.to, step, rows, scan.width[c.node]);
+    any = true;
+  }
+  if (any) l.barrier();
+}
+
+void emit_scan(Lowering& l, const ScanPlan& scan) {
+  auto& b = l.b();
+  const NetworkPlan& plan = l.plan();
+  const int64_t T = plan.sizes.unroll, B = plan.sizes.batch;
+  for (const Zeroing& z : scan.zero_first) l.zero_rows(z.where, z.rows, z.width);
+  if (!scan.zero_first.empty()) l.barrier();
+  emit_phase(l, scan, Phase::shared, nullptr, l.int64(1));
+  emit_phase(l, scan, Phase::pre, nullptr, l.int64(T * B));
+  l.emit_for(l.int64(0), l.int64(T), 1, scan.reverse ? "step_back" : "step", [&](llvm::Value* k) {
+    llvm::Value* t = scan.reverse ? b.CreateSub(l.int64(T - 1), k, "t") : k;
+    emit_phase(l, scan, Phase::loop, t, l.int64(B));
+  });
+  emit_phase(l, scan, Phase::post, nullptr, l.int64(T * B));
+}
+
+void emit_copies(Lowering& l, const std::vector<StateCopy>& copies) {
+  for (const StateCopy& c : copies) l.copy_rows(c.from, c.to, nullptr, l.int64(c.rows), c.width);
+  if (!copies.empty()) l.barrier();
+}
+
+}  // namespace
+
+std::unique_ptr<llvm::Module> lower_network(const NetworkPlan& plan, llvm::LLVMContext& context) {
+  auto module = std::make_unique<llvm::Module>("cellforge." + plan.cell.name(), context);
+  Lowering l(*module, plan, LowerOptions{});
+
+  l.begin_function("cf_forward");
+  emit_copies(l, plan.forward_prologue);
+  for (const ScanPlan& scan : plan.forward) emit_scan(l, scan);
+  emit_copies(l, plan.forward_epilogue);
+  l.end_function();
+
+  l.begin_function("cf_backward");
+  for (const Zeroing& z : plan.backward_zero_first) l.zero_rows(z.where, z.rows, z.width);
+  emit_copies(l, plan.backward_prologue);
+  for (auto scan = plan.backward.rbegin(); scan != plan.backward.rend(); ++scan) emit_scan(l, *scan);
+  emit_copies(l, plan.backward_epilogue);
+  l.end_function();
+  return module;
+}
+
+std::function<std::unique_ptr<llvm::Module>(llvm::LLVMContext&)> network_builder(const NetworkPlan& plan) {
+  return [&plan](llvm::LLVMContext& context) { return lower_network(plan, context); };
+}
+
+}  // namespace cellforge::llvm_backend

@@ -1,0 +1,88 @@
+// What the lowering files share: the IR builder, the function being built, the call's slots, and
+// small helpers for loops, addresses and the split of work among threads. Included only by the
+// lowering's own .cpp files (it pulls in LLVM's IR headers).
+#pragma once
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "codegen/llvm/network_plan.hpp"
+
+namespace cellforge::llvm_backend {
+
+/// Options of the lowering that change the generated code (part of the cache key).
+struct LowerOptions {
+  int vector_width = 8;  // floats per vector in fused loops (8 = AVX2)
+};
+
+class Lowering {
+ public:
+  Lowering(llvm::Module& module, const NetworkPlan& plan, const LowerOptions& options);
+
+  llvm::LLVMContext& context() { return module_.getContext(); }
+  llvm::Module& module() { return module_; }
+  llvm::IRBuilder<>& b() { return builder_; }
+  const NetworkPlan& plan() const { return plan_; }
+  const LowerOptions& options() const { return options_; }
+
+  llvm::Type* f32() { return builder_.getFloatTy(); }
+  llvm::Type* i64() { return builder_.getInt64Ty(); }
+  llvm::Type* ptr() { return builder_.getPtrTy(); }
+  llvm::Value* int64(int64_t v) { return builder_.getInt64(static_cast<uint64_t>(v)); }
+  llvm::FixedVectorType* vector(int lanes) { return llvm::FixedVectorType::get(f32(), static_cast<unsigned>(lanes)); }
+
+  /// Starts an entry function `void name(void** slots, i64 thread, i64 threads, void* barrier)`.
+  void begin_function(const std::string& name);
+  void end_function();
+  llvm::Value* thread() const { return thread_; }
+  llvm::Value* threads() const { return threads_; }
+
+  /// The base pointer of a slot, loaded once per function.
+  llvm::Value* slot(int index);
+  /// The address of element (row, column) of `where` at step `step` (nullptr: a phase over all
+  /// T*B rows, where `row` counts from the first step).
+  llvm::Value* address(const Location& where, llvm::Value* step, llvm::Value* row, llvm::Value* column);
+
+  /// for (i = begin; i < end; i += step) body(i)
+  void emit_for(llvm::Value* begin, llvm::Value* end, int64_t step, const std::string& name,
+                const std::function<void(llvm::Value*)>& body);
+  /// This thread's part [begin, end) of `total` items, cut at multiples of `granule`.
+  std::pair<llvm::Value*, llvm::Value*> thread_range(llvm::Value* total, int64_t granule = 1);
+  /// A stack slot in the function's entry block (an alloca inside a loop would grow the stack).
+  llvm::Value* entry_alloca(llvm::Type* type, const std::string& name = "");
+  /// Waits until every thread of the call has arrived (nothing when there is one thread).
+  void barrier();
+  /// Copies `rows` rows of `width` floats (at step `step`) between two locations.
+  void copy_rows(const Location& from, const Location& to, llvm::Value* step, llvm::Value* rows, int64_t width);
+  /// Clears `rows` rows of `width` floats at `where`.
+  void zero_rows(const Location& where, int64_t rows, int64_t width);
+
+ private:
+  llvm::Module& module_;
+  const NetworkPlan& plan_;
+  LowerOptions options_;
+  llvm::IRBuilder<> builder_;
+  llvm::Function* function_ = nullptr;
+  llvm::Value* slots_ = nullptr;
+  llvm::Value* thread_ = nullptr;
+  llvm::Value* threads_ = nullptr;
+  llvm::Value* barrier_ = nullptr;
+  std::vector<llvm::Value*> slot_cache_;
+  llvm::BasicBlock* entry_ = nullptr;
+};
+
+/// The fused elementwise loop of one group, over rows [row_begin, row_end) of its phase at `step`.
+void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, llvm::Value* step,
+                llvm::Value* rows);
+
+/// One product (matmul, matmul_t, outer) or batch sum of a scan, this thread's share of it.
+void emit_product(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
+
+/// Assembles a concatenation or pad: copies the parts that were not computed in place.
+void emit_assembly(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
+
+}  // namespace cellforge::llvm_backend

@@ -1,0 +1,321 @@
+// The storage plan of a compiled network; see network_plan.hpp.
+#include "codegen/llvm/network_plan.hpp"
+
+#include <cmath>
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include "codegen/ir/error.hpp"
+#include "codegen/passes/passes.hpp"
+
+namespace cellforge::llvm_backend {
+
+using ir::Node;
+using ir::NodeId;
+using ir::Op;
+using ir::Role;
+using passes::Phase;
+
+int initial_state_slot(int state) { return kFirstStateSlot + 4 * state; }
+int final_state_slot(int state) { return kFirstStateSlot + 4 * state + 1; }
+int d_final_state_slot(int state) { return kFirstStateSlot + 4 * state + 2; }
+int d_initial_state_slot(int state) { return kFirstStateSlot + 4 * state + 3; }
+
+namespace {
+
+constexpr int64_t kAlign = 16;  // floats: 64 bytes
+int64_t aligned(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+class Workspace {
+ public:
+  int64_t allocate(int64_t floats) {
+    int64_t offset = size_;
+    size_ += aligned(std::max<int64_t>(floats, 1));
+    return offset;
+  }
+  int64_t size() const { return size_; }
+
+ private:
+  int64_t size_ = 0;
+};
+
+Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width) {
+  return {kWorkspace, ws.allocate(steps * batch * width), width, batch * width, 0};
+}
+
+// The value of a folded node (a constant expression of sizes).
+double fold(const ir::Graph& g, NodeId id, const std::vector<double>& values, const std::vector<int64_t>& width) {
+  const Node& n = g.node(id);
+  auto a = [&](size_t i) { return values[n.args[i]]; };
+  switch (n.op) {
+    case Op::constant: return n.value;
+    case Op::neg: return -a(0);
+    case Op::add: return a(0) + a(1);
+    case Op::sub: return a(0) - a(1);
+    case Op::mul: return a(0) * a(1);
+    case Op::div: return a(0) / a(1);
+    case Op::sigmoid: return 1 / (1 + std::exp(-a(0)));
+    case Op::tanh: return std::tanh(a(0));
+    case Op::relu: return a(0) > 0 ? a(0) : 0;
+    case Op::step: return a(0) > 0 ? 1 : 0;
+    case Op::exp: return std::exp(a(0));
+    case Op::log: return std::log(a(0));
+    case Op::sqrt: return std::sqrt(a(0));
+    case Op::rsqrt: return 1 / std::sqrt(a(0));
+    case Op::stop_gradient: case Op::slice: case Op::broadcast: case Op::mean: return a(0);
+    case Op::sum: return a(0) * static_cast<double>(width[n.args[0]]);
+    default: internal_error("cannot fold op ", ir::op_name(n.op));
+  }
+}
+
+struct ScanBuffers {
+  std::function<Location(const Node&)> leaf;
+  std::function<Location(const ir::Output&)> result;
+};
+
+ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, const ir::Bindings& bindings,
+                   int64_t steps, int64_t batch, const ScanBuffers& buffers, Workspace& ws) {
+  const ir::Graph& g = s.graph;
+  const size_t n = g.size();
+  ScanPlan plan;
+  plan.layer = layer;
+  plan.reverse = reverse;
+  plan.bindings = bindings;
+  plan.location.assign(n, {});
+  plan.folded_value.assign(n, 0);
+  plan.width.assign(n, 0);
+  plan.cols.assign(n, 0);
+  std::vector<std::vector<NodeId>> users(n);
+  for (NodeId id = 0; id < n; ++id) {
+    const ir::Type& t = g.type(id);
+    plan.width[id] = t.rows.bind(bindings);
+    plan.cols[id] = t.is_matrix() ? t.cols.bind(bindings) : 0;
+    for (NodeId a : g.node(id).args) users[a].push_back(id);
+    if (s.folded[id]) plan.folded_value[id] = fold(g, id, plan.folded_value, plan.width);
+  }
+  // Leaves.
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    if (ir::op_family(node.op) == ir::OpFamily::Leaf && node.op != Op::constant) plan.location[id] = buffers.leaf(node);
+  }
+  // Results: the first result of a computed value is where it lives; further results are copies.
+  auto is_view = [&](NodeId id) { return g.node(id).op == Op::slice; };
+  auto computed = [&](NodeId id) {
+    return ir::op_family(g.node(id).op) != ir::OpFamily::Leaf && !s.folded[id] && !is_view(id);
+  };
+  std::vector<std::pair<NodeId, Location>> pending_copies;
+  for (const ir::Output& o : g.outputs()) {
+    Location to = buffers.result(o);
+    if (computed(o.node) && !plan.location[o.node].valid()) plan.location[o.node] = to;
+    else pending_copies.push_back({o.node, to});
+  }
+  // Values computed only to be concatenated are placed inside the concatenation (below).
+  auto placed_in_concat = [&](NodeId id) {
+    return users[id].size() == 1 && g.node(users[id][0]).op == Op::concat && s.phase[users[id][0]] == s.phase[id] &&
+           std::count(g.node(users[id][0]).args.begin(), g.node(users[id][0]).args.end(), id) == 1;
+  };
+  for (NodeId id = 0; id < n; ++id) {
+    if (!computed(id) || !s.materialized[id] || plan.location[id].valid() || placed_in_concat(id)) continue;
+    const int64_t w = plan.width[id];
+    switch (s.phase[id]) {
+      case Phase::shared:
+        plan.location[id] = {kWorkspace, ws.allocate(w * std::max<int64_t>(1, plan.cols[id])),
+                             plan.cols[id] ? plan.cols[id] : w, 0, 0};
+        break;
+      case Phase::pre:
+      case Phase::post:
+        plan.location[id] = sequence(ws, steps, batch, w);
+        break;
+      case Phase::loop: {
+        bool read_later = false;
+        for (NodeId u : users[id]) read_later = read_later || s.phase[u] == Phase::post;
+        plan.location[id] = read_later ? sequence(ws, steps, batch, w) : Location{kWorkspace, ws.allocate(batch * w), w, 0, 0};
+        break;
+      }
+    }
+  }
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    if (node.op != Op::concat || !plan.location[id].valid()) continue;
+    int64_t offset = 0;
+    for (NodeId part : node.args) {
+      if (computed(part) && !plan.location[part].valid() && placed_in_concat(part))
+        plan.location[part] = plan.location[id].shifted(offset);
+      offset += plan.width[part];
+    }
+  }
+  for (NodeId id = 0; id < n; ++id)
+    if (is_view(id) && plan.location[g.node(id).args[0]].valid())
+      plan.location[id] = plan.location[g.node(id).args[0]].shifted(g.node(id).offset.bind(bindings));
+  for (const auto& [node, to] : pending_copies) {
+    const Location& from = plan.location[node];
+    bool same = from.valid() && from.slot == to.slot && from.offset == to.offset && from.row_stride == to.row_stride &&
+                from.step_stride == to.step_stride && from.time_offset == to.time_offset;
+    if (!same) plan.copies.push_back({node, to});
+  }
+  return plan;
+}
+
+}  // namespace
+
+NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, const passes::PassOptions& options) {
+  ir::check_sizes(cell, sizes);
+  NetworkPlan p;
+  p.cell = cell;
+  p.sizes = sizes;
+  p.schedule = passes::schedule_layer(cell, options);
+  const int64_t T = sizes.unroll, B = sizes.batch, L = sizes.layers;
+  const std::string x_name = ir::input_name(cell), y_name = ir::output_name(cell);
+  const NodeId y_node = cell.find_output(Role::output, y_name)->node;
+
+  std::vector<ir::Bindings> bindings;
+  for (int64_t l = 0; l < L; ++l) bindings.push_back(ir::layer_bindings(cell, sizes, l));
+  for (int64_t l = 0; l < L; ++l)
+    for (NodeId leaf : cell.leaves(Op::param)) {
+      const ir::Type& t = cell.type(leaf);
+      ParamInfo info{l, cell.node(leaf).name, t.rows.bind(bindings[l]), t.is_matrix() ? t.cols.bind(bindings[l]) : 0, 0};
+      info.offset = p.param_floats;
+      p.param_floats += aligned(info.size());
+      p.params.push_back(info);
+    }
+  auto param_offset = [&](int64_t layer, const std::string& name) {
+    for (const ParamInfo& info : p.params)
+      if (info.layer == layer && info.name == name) return info;
+    internal_error("no parameter '", name, "' in layer ", layer);
+  };
+  for (NodeId leaf : cell.leaves(Op::state)) {
+    StateInfo info{cell.node(leaf).name, {}};
+    for (int64_t l = 0; l < L; ++l) info.width.push_back(cell.type(leaf).rows.bind(bindings[l]));
+    p.states.push_back(info);
+  }
+  auto state_index = [&](const std::string& name) {
+    for (size_t k = 0; k < p.states.size(); ++k)
+      if (p.states[k].name == name) return static_cast<int>(k);
+    internal_error("no state '", name, "'");
+  };
+  // Offset of layer l in the caller's [L][B][S] state buffers.
+  auto state_offset = [&](int k, int64_t l) {
+    int64_t offset = 0;
+    for (int64_t m = 0; m < l; ++m) offset += B * p.states[k].width[m];
+    return offset;
+  };
+  p.input_width = sizes.input;
+  p.output_width = cell.type(y_node).rows.bind(bindings[L - 1]);
+
+  Workspace ws;
+  std::vector<std::vector<Location>> history(L), d_history(L);
+  std::vector<Location> layer_input(L), layer_output(L), d_layer_input(L), d_layer_output(L);
+  for (int64_t l = 0; l < L; ++l)
+    for (size_t k = 0; k < p.states.size(); ++k) {
+      history[l].push_back(sequence(ws, T + 1, B, p.states[k].width[l]));
+      d_history[l].push_back(sequence(ws, T + 1, B, p.states[k].width[l]));
+    }
+  auto shifted_in_time = [](Location l, int64_t by) {
+    l.time_offset += by;
+    return l;
+  };
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t x_width = bindings[l].at("X"), y_width = cell.type(y_node).rows.bind(bindings[l]);
+    layer_input[l] = l == 0 ? Location{kInput, 0, x_width, B * x_width, 0} : layer_output[l - 1];
+    d_layer_input[l] = l == 0 ? Location{kDInput, 0, x_width, B * x_width, 0} : sequence(ws, T, B, x_width);
+    if (l == L - 1) {
+      layer_output[l] = {kOutput, 0, y_width, B * y_width, 0};
+    } else {
+      // A layer whose output is one of its states reads the state history instead of a copy.
+      layer_output[l] = {};
+      for (const ir::Output& o : cell.outputs())
+        if (o.role == Role::next && o.node == y_node && !layer_output[l].valid())
+          layer_output[l] = shifted_in_time(history[l][state_index(o.name)], 1);
+      if (!layer_output[l].valid()) layer_output[l] = sequence(ws, T, B, y_width);
+    }
+  }
+  for (int64_t l = 0; l < L; ++l)
+    d_layer_output[l] = l == L - 1 ? Location{kDOutput, 0, p.output_width, B * p.output_width, 0} : d_layer_input[l + 1];
+
+  // Saved values: one sequence per `save` result of the forward schedule.
+  std::vector<std::map<std::string, Location>> saved(L);
+  for (int64_t l = 0; l < L; ++l)
+    for (const ir::Output& o : p.schedule.forward.graph.outputs())
+      if (o.role == Role::save)
+        saved[l][o.name] = sequence(ws, T, B, p.schedule.forward.graph.type(o.node).rows.bind(bindings[l]));
+
+  auto param_location = [&](int64_t l, const std::string& name, int slot) {
+    ParamInfo info = param_offset(l, name);
+    return Location{slot, info.offset, info.cols ? info.cols : info.rows, 0, 0};
+  };
+  for (int64_t l = 0; l < L; ++l) {
+    ScanBuffers fwd;
+    fwd.leaf = [&, l](const Node& leaf) -> Location {
+      switch (leaf.op) {
+        case Op::input: return layer_input[l];
+        case Op::state: return history[l][state_index(leaf.name)];
+        case Op::param: return param_location(l, leaf.name, kParams);
+        default: internal_error("forward leaf ", ir::op_name(leaf.op));
+      }
+    };
+    fwd.result = [&, l](const ir::Output& o) -> Location {
+      switch (o.role) {
+        case Role::next: return shifted_in_time(history[l][state_index(o.name)], 1);
+        case Role::output: return layer_output[l];
+        case Role::save: return saved[l].at(o.name);
+        default: internal_error("forward result ", ir::role_name(o.role));
+      }
+    };
+    p.forward.push_back(plan_scan(p.schedule.forward, l, false, bindings[l], T, B, fwd, ws));
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    ScanBuffers bwd;
+    bwd.leaf = [&, l](const Node& leaf) -> Location {
+      switch (leaf.op) {
+        case Op::input: return layer_input[l];
+        case Op::state: return history[l][state_index(leaf.name)];
+        case Op::param: return param_location(l, leaf.name, kParams);
+        case Op::saved: return saved[l].at(leaf.name);
+        case Op::seed:
+          return leaf.seed_role == Role::next ? shifted_in_time(d_history[l][state_index(leaf.seed_of)], 1)
+                                              : d_layer_output[l];
+        default: internal_error("backward leaf ", ir::op_name(leaf.op));
+      }
+    };
+    bwd.result = [&, l](const ir::Output& o) -> Location {
+      if (o.role != Role::grad) internal_error("backward result ", ir::role_name(o.role));
+      if (o.name == x_name) return d_layer_input[l];
+      for (size_t k = 0; k < p.states.size(); ++k)
+        if (p.states[k].name == o.name) return d_history[l][k];
+      return param_location(l, o.name, kGrads);
+    };
+    ScanPlan scan = plan_scan(p.schedule.backward, l, true, bindings[l], T, B, bwd, ws);
+    // Gradients no result writes are zero.
+    const ir::Graph& bg = p.schedule.backward.graph;
+    if (!bg.find_output(Role::grad, x_name))
+      scan.zero_first.push_back({d_layer_input[l], T * B, bindings[l].at("X")});
+    for (size_t k = 0; k < p.states.size(); ++k)
+      if (!bg.find_output(Role::grad, p.states[k].name))
+        scan.zero_first.push_back({d_history[l][k], T * B, p.states[k].width[l]});
+    for (NodeId leaf : cell.leaves(Op::param))
+      if (!bg.find_output(Role::grad, cell.node(leaf).name)) {
+        ParamInfo info = param_offset(l, cell.node(leaf).name);
+        p.backward_zero_first.push_back({Location{kGrads, info.offset, info.size(), 0, 0}, 1, info.size()});
+      }
+    p.backward.push_back(std::move(scan));
+  }
+  for (int64_t l = 0; l < L; ++l)
+    for (size_t k = 0; k < p.states.size(); ++k) {
+      const int64_t S = p.states[k].width[l];
+      const int kk = static_cast<int>(k);
+      Location caller_initial{initial_state_slot(kk), state_offset(kk, l), S, 0, 0};
+      Location caller_final{final_state_slot(kk), state_offset(kk, l), S, 0, 0};
+      Location caller_d_final{d_final_state_slot(kk), state_offset(kk, l), S, 0, 0};
+      Location caller_d_initial{d_initial_state_slot(kk), state_offset(kk, l), S, 0, 0};
+      Location h = history[l][k], dh = d_history[l][k];
+      p.forward_prologue.push_back({caller_initial, h, B, S});
+      p.forward_epilogue.push_back({shifted_in_time(h, T), caller_final, B, S});
+      p.backward_prologue.push_back({caller_d_final, shifted_in_time(dh, T), B, S});
+      p.backward_epilogue.push_back({dh, caller_d_initial, B, S});
+    }
+  p.workspace_floats = ws.size();
+  return p;
+}
+
+}  // namespace cellforge::llvm_backend

@@ -1,0 +1,131 @@
+// Where every value of a compiled network lives: the storage plan the lowering follows.
+//
+// A compiled network is called with a table of pointers, the *slots* (the input, output and
+// gradient buffers of the call, the parameters, the workspace). Every value the generated code
+// keeps in memory has a Location: a slot, an offset, a row stride and, for values that exist once
+// per step, a step stride and a time offset, so that the value at step t, row r, feature j is at
+//
+//     slots[slot] + offset + (t + time_offset) * step_stride + r * row_stride + j
+//
+// Sequences are [T][B][width] (state histories [T+1][B][width]: step t reads s_{t-1} at index t
+// and writes s_t at index t+1). Values needed only within one step live in per-step scratch
+// (step_stride 0); shared values (functions of parameters) exist once. A slice is its operand's
+// location with an offset; a value computed only to be concatenated is written straight into the
+// concatenation's buffer.
+//
+// The plan is plain C++ (no LLVM) so that a compiled network loaded from the disk cache can size its
+// workspace without building any IR.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/ir/reference_network.hpp"
+#include "codegen/passes/schedule.hpp"
+
+namespace cellforge::llvm_backend {
+
+/// The pointer table of a call. State k of the cell has four slots from kFirstStateSlot + 4k.
+enum Slot : int {
+  kInput = 0,     // x        [T][B][X]
+  kOutput,        // y        [T][B][Y]   (top layer)
+  kParams,        // all parameters, flat (see ParamInfo)
+  kGrads,         // their gradients, same layout
+  kDOutput,       // dL/dy    [T][B][Y]
+  kDInput,        // dL/dx    [T][B][X]
+  kWorkspace,     // the network's own buffers
+  kTelemetry,     // gradient telemetry (optional)
+  kFirstStateSlot,
+};
+int initial_state_slot(int state);   // s_0      [L][B][S]
+int final_state_slot(int state);     // s_T      [L][B][S]
+int d_final_state_slot(int state);   // dL/ds_T  [L][B][S]
+int d_initial_state_slot(int state); // dL/ds_0  [L][B][S]
+
+struct Location {
+  int slot = -1;
+  int64_t offset = 0;
+  int64_t row_stride = 0;
+  int64_t step_stride = 0;
+  int64_t time_offset = 0;
+  bool valid() const { return slot >= 0; }
+  Location shifted(int64_t columns) const {
+    Location l = *this;
+    l.offset += columns;
+    return l;
+  }
+};
+
+/// A copy of a computed value to a second place (a node that is two results, e.g. an LSTM's
+/// h_next, which is both the next state and the output).
+struct ResultCopy {
+  ir::NodeId node;
+  Location to;
+};
+
+/// A block of floats to clear before a scan or a call (gradients nothing writes).
+struct Zeroing {
+  Location where;    // step_stride 0
+  int64_t rows = 0;
+  int64_t width = 0;
+};
+
+/// The plan of one layer's forward or backward scan.
+struct ScanPlan {
+  int64_t layer = 0;
+  bool reverse = false;
+  ir::Bindings bindings;
+  std::vector<Location> location;    // per node; invalid = lives in registers, or folded
+  std::vector<double> folded_value;  // per node, for folded nodes
+  std::vector<int64_t> width;        // per node: its length (rows of a matrix)
+  std::vector<int64_t> cols;         // per node: columns of a matrix, else 0
+  std::vector<ResultCopy> copies;
+  std::vector<Zeroing> zero_first;   // cleared before the scan starts
+};
+
+struct ParamInfo {
+  int64_t layer;
+  std::string name;
+  int64_t rows;
+  int64_t cols;    // 0 for a vector
+  int64_t offset;  // floats from the start of the parameter buffer (64-byte aligned)
+  int64_t size() const { return cols ? rows * cols : rows; }
+};
+
+struct StateInfo {
+  std::string name;
+  std::vector<int64_t> width;  // per layer
+};
+
+/// Copies between the caller's state buffers and the histories, at the start or end of a call.
+struct StateCopy {
+  Location from;
+  Location to;
+  int64_t rows;   // B
+  int64_t width;
+};
+
+struct NetworkPlan {
+  ir::Graph cell;
+  ir::NetworkSizes sizes;
+  passes::LayerSchedule schedule;  // the same for every layer
+  std::vector<ParamInfo> params;
+  int64_t param_floats = 0;
+  std::vector<StateInfo> states;
+  int64_t input_width = 0;   // X
+  int64_t output_width = 0;  // Y of the top layer
+  std::vector<ScanPlan> forward, backward;  // per layer
+  std::vector<StateCopy> forward_prologue, forward_epilogue, backward_prologue, backward_epilogue;
+  std::vector<Zeroing> backward_zero_first;  // gradients of parameters no result reaches
+  int64_t workspace_floats = 0;
+
+  const passes::ScanSchedule& schedule_of(const ScanPlan& scan) const {
+    return scan.reverse ? schedule.backward : schedule.forward;
+  }
+};
+
+/// Plans a network of `sizes.layers` copies of `cell`. Throws UserError for bad sizes.
+NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, const passes::PassOptions& options);
+
+}  // namespace cellforge::llvm_backend

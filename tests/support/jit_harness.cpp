@@ -1,0 +1,132 @@
+// The JIT-vs-interpreter harness; see jit_harness.hpp.
+#include "support/jit_harness.hpp"
+
+#include <algorithm>
+
+namespace cellforge::testing {
+
+void Comparison::add(const std::string& name, const std::vector<float>& actual, const std::vector<double>& expected) {
+  double scale = 1, worst = 0;
+  bool mismatch = actual.size() != expected.size();
+  for (double e : expected)
+    if (std::isfinite(e)) scale = std::max(scale, std::fabs(e));
+  for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+    bool fa = std::isfinite(actual[i]), fe = std::isfinite(expected[i]);
+    if (fa != fe) mismatch = true;
+    if (fa && fe) worst = std::max(worst, std::fabs(actual[i] - expected[i]) / scale);
+  }
+  tensors.push_back({name, mismatch ? INFINITY : worst});
+  if (mismatch) worst = INFINITY;
+  if (mismatch || worst > this->worst.relative) {
+    this->worst.relative = worst;
+    this->worst.nonfinite_mismatch = this->worst.nonfinite_mismatch || mismatch;
+    this->worst.where = name;
+  }
+}
+
+Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes& sizes, const HarnessOptions& options) {
+  NetworkOptions network_options;
+  network_options.threads = options.threads;
+  network_options.passes = options.passes;
+  network_options.cache_dir = "";
+  CompiledNetwork net = CompiledNetwork::compile(cell, sizes, network_options);
+  ir::ReferenceNetwork reference(cell, autodiff::differentiate(cell), sizes);
+  std::mt19937_64 rng(options.seed);
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  const int64_t T = sizes.unroll, B = sizes.batch, L = sizes.layers;
+
+  // Parameters, rounded to float so that both engines see the same numbers.
+  std::vector<float> params(static_cast<size_t>(net.parameter_floats()), 0.0f);
+  ir::LayerValues ref_params(static_cast<size_t>(L));
+  for (const ParameterInfo& p : net.parameters()) {
+    double scale = options.weight_scale / std::sqrt(static_cast<double>(p.cols ? p.cols : 1));
+    ir::Array a(p.cols ? p.rows : 1, p.cols ? p.cols : p.rows);
+    for (int64_t i = 0; i < p.size(); ++i) {
+      float v = static_cast<float>(scale * uniform(rng));
+      params[static_cast<size_t>(p.offset + i)] = v;
+      a.data[static_cast<size_t>(i)] = v;
+    }
+    ref_params[static_cast<size_t>(p.layer)][p.name] = a;
+  }
+  auto random_sequence = [&](int64_t steps, int64_t width, double scale, std::vector<float>& flat, std::vector<ir::Array>& arrays) {
+    flat.assign(static_cast<size_t>(steps * B * width), 0.0f);
+    arrays.assign(static_cast<size_t>(steps), ir::Array(B, width));
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t i = 0; i < B * width; ++i) {
+        float v = static_cast<float>(scale * uniform(rng));
+        flat[static_cast<size_t>(t * B * width + i)] = v;
+        arrays[static_cast<size_t>(t)].data[static_cast<size_t>(i)] = v;
+      }
+  };
+  std::vector<float> x, dy;
+  std::vector<ir::Array> ref_x, ref_dy;
+  random_sequence(T, net.input_width(), options.input_scale, x, ref_x);
+  random_sequence(T, net.output_width(), 1.0, dy, ref_dy);
+  const std::vector<std::string> states = net.state_names();
+  std::vector<std::vector<float>> initial(states.size()), d_final(states.size());
+  ir::LayerValues ref_initial(static_cast<size_t>(L)), ref_d_final(static_cast<size_t>(L));
+  for (size_t k = 0; k < states.size(); ++k) {
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t w = net.state_width(k, l);
+      ir::Array s0(B, w), ds(B, w);
+      for (int64_t i = 0; i < B * w; ++i) {
+        float a = static_cast<float>(0.5 * uniform(rng)), d = static_cast<float>(uniform(rng));
+        initial[k].push_back(a);
+        d_final[k].push_back(d);
+        s0.data[static_cast<size_t>(i)] = a;
+        ds.data[static_cast<size_t>(i)] = d;
+      }
+      ref_initial[static_cast<size_t>(l)][states[k]] = s0;
+      ref_d_final[static_cast<size_t>(l)][states[k]] = ds;
+    }
+  }
+
+  // The JIT.
+  std::vector<float> y(static_cast<size_t>(T * B * net.output_width()));
+  std::vector<std::vector<float>> final_states(states.size()), d_initial(states.size());
+  std::vector<std::span<const float>> initial_spans, d_final_spans;
+  std::vector<std::span<float>> final_spans, d_initial_spans;
+  for (size_t k = 0; k < states.size(); ++k) {
+    final_states[k].assign(initial[k].size(), 0.0f);
+    d_initial[k].assign(initial[k].size(), 0.0f);
+    initial_spans.push_back(initial[k]);
+    d_final_spans.push_back(d_final[k]);
+    final_spans.push_back(final_states[k]);
+    d_initial_spans.push_back(d_initial[k]);
+  }
+  net.forward(params, x, initial_spans, y, final_spans);
+  std::vector<float> dparams(params.size(), 0.0f), dx(x.size(), 0.0f);
+  net.backward(params, x, dy, d_final_spans, dparams, dx, d_initial_spans);
+
+  // The reference.
+  ir::ReferenceForward ref = reference.forward(ref_params, ref_x, ref_initial);
+  ir::ReferenceGradients ref_grads = reference.backward(ref_params, ref_x, ref_initial, ref_dy, ref_d_final);
+
+  Comparison c;
+  auto flatten = [](const std::vector<ir::Array>& arrays) {
+    std::vector<double> out;
+    for (const auto& a : arrays) out.insert(out.end(), a.data.begin(), a.data.end());
+    return out;
+  };
+  c.add("y", y, flatten(ref.outputs));
+  c.add("dx", dx, flatten(ref_grads.inputs));
+  for (size_t k = 0; k < states.size(); ++k) {
+    std::vector<double> final_ref, d_initial_ref;
+    for (int64_t l = 0; l < L; ++l) {
+      const auto& f = ref.final_states[static_cast<size_t>(l)].at(states[k]).data;
+      const auto& d = ref_grads.initial_states[static_cast<size_t>(l)].at(states[k]).data;
+      final_ref.insert(final_ref.end(), f.begin(), f.end());
+      d_initial_ref.insert(d_initial_ref.end(), d.begin(), d.end());
+    }
+    c.add("final " + states[k], final_states[k], final_ref);
+    c.add("d initial " + states[k], d_initial[k], d_initial_ref);
+  }
+  for (const ParameterInfo& p : net.parameters()) {
+    std::vector<float> actual(dparams.begin() + p.offset, dparams.begin() + p.offset + p.size());
+    const auto& expected = ref_grads.params[static_cast<size_t>(p.layer)].at(p.name).data;
+    c.add("d " + p.name + " (layer " + std::to_string(p.layer) + ")", actual, expected);
+  }
+  return c;
+}
+
+}  // namespace cellforge::testing
