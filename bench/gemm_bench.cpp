@@ -1,0 +1,260 @@
+// gemm_bench: the speed of the generated GEMM (codegen/llvm/gemm.cpp) on the shapes cellforge's
+// networks run, against limits measured on this machine by the same program: the single-core FMA
+// peak for the 8-wide FMAs the kernel uses (an FMA-bound loop: 12 independent vfmadd231ps ymm
+// chains), and the read bandwidth of a buffer the size of the batch-1 weights.
+//
+//   gemm_bench [--quick] [--tile RxV/REGS] [filter]
+//       one thread, median of repeated runs, GFLOP/s and % of peak. --tile picks another register
+//       tile (rows × 8-float vectors, vector registers; default 6x2/16); filter: only the shapes
+//       whose description contains it.
+//
+// Leading dimensions are padded by 16 floats (the trap in research/perf-peers.md: rows of exactly
+// 1024 or 2048 floats alias in the caches); one row shows the unpadded case for comparison.
+// Prepacked B is packed once outside the timed loop (as a network packs its weights once per call);
+// strided B is packed inside every call, so its time includes that work.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <ctime>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "codegen/jit/gemm_kernels.hpp"
+
+namespace {
+
+using cellforge::jit::GemmKernel;
+using cellforge::llvm_backend::dense_gemm;
+using cellforge::llvm_backend::GemmB;
+using cellforge::llvm_backend::GemmSpec;
+using cellforge::llvm_backend::Transpose;
+
+// Thread CPU time, not wall time: the machine is shared, and time spent descheduled is not ours.
+double cpu_seconds() {
+  timespec now;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+double fma_peak_sample();
+
+struct Timing {
+  double seconds = 0;        // median seconds per call
+  double peak_fraction = 0;  // median over samples of (rate of this sample / FMA peak measured right after it)
+};
+
+// Runs `work` in samples of ~20 ms of calls, each followed by a short FMA-peak sample, until
+// ~`budget` seconds are spent (at least 5 samples). Pairing each sample with a peak measured right
+// after it keeps the ratio honest on a machine whose speed changes (shared cores, boost clocks).
+template <class Work>
+Timing time_per_call(Work&& work, double flops, double budget) {
+  work();  // warm up caches and page tables
+  double start = cpu_seconds();
+  work();
+  const double once = std::max(cpu_seconds() - start, 1e-7);
+  const int per_sample = std::max(1, static_cast<int>(0.02 / once));
+  std::vector<double> samples, fractions;
+  const double begin = cpu_seconds();
+  while (samples.size() < 5 || (cpu_seconds() - begin < budget && samples.size() < 51)) {
+    start = cpu_seconds();
+    for (int i = 0; i < per_sample; ++i) work();
+    const double seconds = (cpu_seconds() - start) / per_sample;
+    samples.push_back(seconds);
+    if (flops > 0) fractions.push_back(flops / seconds / 1e9 / fma_peak_sample());
+  }
+  return {median(samples), fractions.empty() ? 0.0 : median(fractions)};
+}
+
+// 12 independent FMA chains: enough to cover 2 pipes × 4-5 cycles of latency on Zen 3/4/5.
+double fma_loop_seconds(long iterations) {
+  const double start = cpu_seconds();
+  asm volatile(
+      "vxorps %%ymm0, %%ymm0, %%ymm0\n vxorps %%ymm1, %%ymm1, %%ymm1\n vxorps %%ymm2, %%ymm2, %%ymm2\n"
+      "vxorps %%ymm3, %%ymm3, %%ymm3\n vxorps %%ymm4, %%ymm4, %%ymm4\n vxorps %%ymm5, %%ymm5, %%ymm5\n"
+      "vxorps %%ymm6, %%ymm6, %%ymm6\n vxorps %%ymm7, %%ymm7, %%ymm7\n vxorps %%ymm8, %%ymm8, %%ymm8\n"
+      "vxorps %%ymm9, %%ymm9, %%ymm9\n vxorps %%ymm10, %%ymm10, %%ymm10\n vxorps %%ymm11, %%ymm11, %%ymm11\n"
+      "vxorps %%ymm14, %%ymm14, %%ymm14\n vxorps %%ymm15, %%ymm15, %%ymm15\n"
+      "1:\n"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n vfmadd231ps %%ymm14, %%ymm15, %%ymm1\n"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n vfmadd231ps %%ymm14, %%ymm15, %%ymm3\n"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n vfmadd231ps %%ymm14, %%ymm15, %%ymm7\n"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n vfmadd231ps %%ymm14, %%ymm15, %%ymm9\n"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n"
+      "dec %0\n jnz 1b\n vzeroupper\n"
+      : "+r"(iterations)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
+        "xmm15", "cc");
+  return cpu_seconds() - start;
+}
+
+// GFLOP/s of a ~5 ms run of the FMA loop.
+double fma_peak_sample() {
+  const long iterations = 1'000'000;
+  return iterations * 12.0 * 16.0 / fma_loop_seconds(iterations) / 1e9;
+}
+
+double measure_fma_peak_gflops() {
+  fma_peak_sample();
+  std::vector<double> rates;
+  for (int i = 0; i < 21; ++i) rates.push_back(fma_peak_sample());
+  return median(rates);
+}
+
+// Reads `floats` floats with 8-wide loads into 8 independent sums (more than the add latency
+// needs, so the loop is bound by the loads, not by the adds).
+__attribute__((target("avx2,fma"))) float sum_buffer(const float* data, size_t floats) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  for (size_t i = 0; i + 64 <= floats; i += 64) {
+    s0 = _mm256_add_ps(s0, _mm256_loadu_ps(data + i));
+    s1 = _mm256_add_ps(s1, _mm256_loadu_ps(data + i + 8));
+    s2 = _mm256_add_ps(s2, _mm256_loadu_ps(data + i + 16));
+    s3 = _mm256_add_ps(s3, _mm256_loadu_ps(data + i + 24));
+    s4 = _mm256_add_ps(s4, _mm256_loadu_ps(data + i + 32));
+    s5 = _mm256_add_ps(s5, _mm256_loadu_ps(data + i + 40));
+    s6 = _mm256_add_ps(s6, _mm256_loadu_ps(data + i + 48));
+    s7 = _mm256_add_ps(s7, _mm256_loadu_ps(data + i + 56));
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)),
+                           _mm256_add_ps(_mm256_add_ps(s4, s5), _mm256_add_ps(s6, s7)));
+  float lanes[8];
+  _mm256_storeu_ps(lanes, s);
+  return lanes[0] + lanes[7];
+}
+
+struct FloatBuffer {  // 64-byte aligned, random contents in [-1, 1]
+  explicit FloatBuffer(size_t floats, uint32_t seed = 1)
+      : size(floats), data(static_cast<float*>(std::aligned_alloc(64, (floats * 4 + 63) / 64 * 64)), std::free) {
+    std::mt19937 random(seed);
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    for (size_t i = 0; i < floats; ++i) data.get()[i] = value(random);
+  }
+  float* get() const { return data.get(); }
+  size_t size;
+  std::unique_ptr<float, decltype(&std::free)> data;
+};
+
+double read_bandwidth_gbs(size_t bytes, double budget) {
+  FloatBuffer buffer(bytes / 4);
+  volatile float sink = 0;
+  const Timing timing = time_per_call([&] { sink = sink + sum_buffer(buffer.get(), buffer.size); }, 0, budget);
+  return static_cast<double>(bytes) / timing.seconds / 1e9;
+}
+
+struct Shape {
+  const char* what;
+  int64_t m, n, k;
+  Transpose a, b;
+  GemmB form;
+  bool padded = true;
+};
+
+struct Result {
+  double seconds = 0, gflops = 0, peak_fraction = 0, packed_mb = 0;
+};
+
+Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& tile, double budget) {
+  auto leading = [&](int64_t columns) { return shape.padded ? columns + 16 : columns; };
+  const int64_t lda = leading(shape.a == Transpose::no ? shape.k : shape.m);
+  const int64_t ldb = leading(shape.b == Transpose::no ? shape.n : shape.k);
+  const int64_t ldc = leading(shape.n);
+  GemmSpec spec = dense_gemm(shape.m, shape.n, shape.k, shape.a, lda, shape.b, ldb, ldc, shape.form);
+  spec.tile = tile;
+  cellforge::jit::CompileOptions options;
+  options.use_disk_cache = false;
+  auto kernel = GemmKernel::compile(spec, options);
+  FloatBuffer a(static_cast<size_t>((shape.a == Transpose::no ? shape.m : shape.k) * lda), 1);
+  FloatBuffer b(static_cast<size_t>((shape.b == Transpose::no ? shape.k : shape.n) * ldb), 2);
+  FloatBuffer c(static_cast<size_t>(shape.m * ldc), 3);
+  FloatBuffer scratch(static_cast<size_t>(kernel->scratch_floats()) + 16, 4);
+  const float* b_operand = b.get();
+  std::unique_ptr<FloatBuffer> packed;
+  if (shape.form == GemmB::prepacked) {
+    packed = std::make_unique<FloatBuffer>(static_cast<size_t>(kernel->packed_floats()), 5);
+    kernel->pack()(b.get(), packed->get(), 0, shape.n);
+    b_operand = packed->get();
+  }
+  const double flops = 2.0 * shape.m * shape.n * shape.k;
+  const Timing timing = time_per_call(
+      [&] { kernel->gemm()(a.get(), b_operand, c.get(), scratch.get(), 0, shape.n); }, flops, budget);
+  Result result;
+  result.seconds = timing.seconds;
+  result.gflops = flops / timing.seconds / 1e9;
+  result.peak_fraction = timing.peak_fraction;
+  result.packed_mb = packed ? kernel->packed_floats() * 4.0 / 1e6 : 0;
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string filter;  // run only the shapes whose description contains this
+  cellforge::llvm_backend::GemmTile tile;
+  for (int i = 1; i < argc; ++i) {
+    long long rows = 0, vectors = 0, registers = 0;
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--tile") == 0 && i + 1 < argc &&
+               std::sscanf(argv[i + 1], "%lldx%lld/%lld", &rows, &vectors, &registers) == 3) {
+      tile = {rows, vectors, registers};
+      ++i;
+    } else {
+      filter = argv[i];
+    }
+  }
+  const double budget = quick ? 0.15 : 1.0;
+  const double peak = measure_fma_peak_gflops();
+  std::printf("cellforge generated GEMM, one thread (host CPU: %s)\n", cellforge::jit::host_target().cpu.c_str());
+  std::printf("measured FMA peak, 8-wide (ymm) vfmadd231ps: %.1f GFLOP/s\n", peak);
+  std::printf("measured read bandwidth (8-wide loads), by buffer size:");
+  for (size_t kib : {256, 1024, 4096, 65536})
+    std::printf(" %zu KiB %.0f GB/s;", kib, read_bandwidth_gbs(kib << 10, budget));
+  std::printf("\n\n");
+
+  const Shape shapes[] = {
+      {"forward pre-GEMM x.W^T", 1600, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"forward pre-GEMM, B strided", 1600, 1024, 256, Transpose::no, Transpose::no, GemmB::strided},
+      {"forward pre-GEMM x.W^T", 6400, 2048, 512, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"forward pre-GEMM, B strided", 6400, 2048, 512, Transpose::no, Transpose::no, GemmB::strided},
+      {"step h.U^T (B=32)", 32, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"step, unpadded ld", 32, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked, false},
+      {"step h.U^T (B=64)", 64, 2048, 512, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"step h.U^T (B=50)", 50, 512, 128, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"step, batch 1 (matvec)", 1, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"batch 1, half the columns", 1, 512, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"step, batch 4", 4, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
+      {"weight grad dz^T.x", 1024, 256, 1600, Transpose::yes, Transpose::no, GemmB::strided},
+      {"data grad dz.W, W strided", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::strided},
+      {"data grad dz.W, W prepacked", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked},
+  };
+  std::printf("register tile %lldx%lld (%lld vector registers)\n", static_cast<long long>(tile.rows),
+              static_cast<long long>(8 * tile.vectors), static_cast<long long>(tile.registers));
+  std::printf("%-30s %5s %5s %5s  %-9s %10s %9s %8s\n", "shape", "M", "N", "K", "B", "time", "GFLOP/s", "% peak");
+  for (const Shape& shape : shapes) {
+    if (!filter.empty() && std::string(shape.what).find(filter) == std::string::npos) continue;
+    const Result r = run_shape(shape, tile, budget);
+    std::printf("%-30s %5lld %5lld %5lld  %-9s %8.1f µs %9.1f %7.1f%%", shape.what, static_cast<long long>(shape.m),
+                static_cast<long long>(shape.n), static_cast<long long>(shape.k),
+                shape.form == GemmB::prepacked ? "prepacked" : "strided", r.seconds * 1e6, r.gflops,
+                100.0 * r.peak_fraction);
+    if (shape.m == 1) {  // memory bound: compare with reading a buffer of the same size
+      const double rate = r.packed_mb * 1e6 / r.seconds / 1e9;
+      std::printf("   packed B %.2f MB at %.0f GB/s = %.0f%% of reading %.2f MB", r.packed_mb, rate,
+                  100.0 * rate / read_bandwidth_gbs(static_cast<size_t>(r.packed_mb * 1e6), budget), r.packed_mb);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}

@@ -1,0 +1,192 @@
+// GemmSpec: the description of one matrix product the generated code performs, and GemmPlan, the
+// blocking the GEMM generator (gemm.cpp) derives from it. Plain data, no LLVM: the runtime, the
+// tests and the benchmarks size their buffers with gemm_packed_floats() / gemm_scratch_floats().
+//
+//   C[m×n]  (= or +=)  op(A)[m×k] · op(B)[k×n]          float32, every size a compile-time constant
+//
+//   op(A)(i, p) = A[i·a_row_stride + p·a_col_stride]      A or Aᵀ of a row-major buffer
+//   op(B)(p, j) = B[p·b_row_stride + j·b_col_stride]      B or Bᵀ of a row-major buffer
+//   C(i, j)     = C[i·c_row_stride + j]
+//
+// B is read either in that strided form, or *prepacked*: the gemm then reads a buffer written
+// earlier by the pack function of the same spec (constant weights are packed once per network
+// call and reused by every time step).
+//
+// The packed layout of B. Columns are cut into panels of nr = 8·tile.vectors columns; panel q holds
+// columns [q·nr, q·nr + nr). Panel q starts at float q·k·nr and stores, for p = 0..k-1, the nr
+// values op(B)(p, q·nr .. q·nr+nr-1) contiguously (row p of the panel at q·k·nr + p·nr). Columns
+// past n in the last panel are zero. Size: ceil(n / nr) · k · nr floats.
+//
+// Buffers need only float alignment, but give the packed buffer and scratch 64-byte alignment (a
+// panel row of 16 floats is then one cache line: the matrix-vector product at batch 1 ran ~30%
+// slower from a misaligned packed buffer) and pad leading dimensions of A and C that are multiples
+// of 256 floats (research/perf-peers.md: power-of-two strides alias in the caches). In a time loop
+// use prepacked B: strided B is packed into scratch on every call (~15% of a step at m = 32).
+//
+// Why nr-column panels: the micro-kernel reads one row of a panel (two <8 x float> vectors) per k
+// step, so a panel is read front to back, contiguous and prefetch-friendly, and a panel of one K
+// block stays in L1 while every row tile of A passes over it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace cellforge::llvm_backend {
+
+/// The register tile of the micro-kernel: `rows` rows of C by `vectors` vectors of 8 floats, held in
+/// rows·vectors <8 x float> accumulators. `registers` is the vector register count of the target
+/// (16 ymm with AVX2, 32 with AVX-512VL). The tile must fit: accumulators + B vectors + 1 broadcast
+/// ≤ registers (the default 6×16 uses 12 + 2 + 1 = 15 of AVX2's 16; a kernel that does not fit
+/// spills in its k loop). The kernels of edge rows and of matrix-vector products are sized from
+/// `registers` too, keeping one more spare. The tile is part of the spec: it fixes nr (so the
+/// packed layout) and the K blocking (so the rounding of C).
+struct GemmTile {
+  int64_t rows = 6;
+  int64_t vectors = 2;
+  int64_t registers = 16;
+};
+
+/// How op(B) reaches the gemm.
+enum class GemmB { strided, prepacked };
+
+/// One GEMM. Build it with dense_gemm() (row-major buffers, optional transposes) or fill the
+/// fields directly for other strides.
+struct GemmSpec {
+  int64_t m = 1, n = 1, k = 1;
+  int64_t a_row_stride = 1, a_col_stride = 1;  // op(A)(i, p) = A[i·a_row_stride + p·a_col_stride]
+  int64_t b_row_stride = 1, b_col_stride = 1;  // op(B)(p, j) = B[p·b_row_stride + j·b_col_stride]; what pack reads
+  GemmB b = GemmB::strided;                    // prepacked: the gemm reads the output of the pack function
+  int64_t c_row_stride = 1;                    // C(i, j) = C[i·c_row_stride + j]
+  bool accumulate = false;                     // C += op(A)·op(B) instead of C = op(A)·op(B)
+  GemmTile tile;
+  std::string name;                            // symbol of the gemm; "" = derived from the fields
+};
+
+/// Whether an operand is the row-major buffer itself or its transpose.
+enum class Transpose { no, yes };
+
+/// C[m×n] (+)= op(A)·op(B) for row-major buffers with leading dimensions lda, ldb, ldc (in floats):
+/// A is m×k (or k×m when transposed), B is k×n (or n×k when transposed), C is m×n.
+inline GemmSpec dense_gemm(int64_t m, int64_t n, int64_t k, Transpose a, int64_t lda, Transpose b, int64_t ldb,
+                           int64_t ldc, GemmB b_form = GemmB::strided, bool accumulate = false) {
+  GemmSpec spec;
+  spec.m = m, spec.n = n, spec.k = k;
+  spec.a_row_stride = a == Transpose::no ? lda : 1;
+  spec.a_col_stride = a == Transpose::no ? 1 : lda;
+  spec.b_row_stride = b == Transpose::no ? ldb : 1;
+  spec.b_col_stride = b == Transpose::no ? 1 : ldb;
+  spec.b = b_form;
+  spec.c_row_stride = ldc;
+  spec.accumulate = accumulate;
+  return spec;
+}
+
+/// The blocking of a spec (Goto/BLIS): K in blocks of kc so that one B panel block (kc×nr) stays in
+/// L1 (32 KiB); rows of A packed mc at a time so that the packed A block (mc×kc) stays in L2
+/// (512 KiB); strided B packed nc_panels panels at a time. Block sizes are balanced (K = 1600 is
+/// 7 blocks of 229/226, not 6×256 + 64) so no block is much smaller than the rest.
+///
+/// The plan fixes the order of the additions in each C element: C(i, j) is the sum of one fma chain
+/// per K block (when m < mr: of edge_k_split chains over interleaved k, summed pairwise), started
+/// from 0 and added to C block after block. It depends only on the spec, so results are bitwise
+/// identical however the columns are split between calls.
+struct GemmPlan {
+  int64_t mr = 0, nr = 0;                // the register tile
+  int64_t kc = 0, k_blocks = 0, kc_last = 0;
+  int64_t mc = 0, m_blocks = 0, mc_last = 0;
+  int64_t edge_rows = 0;                 // m % mr: the rows of the last block below the full tiles
+  int64_t edge_panels = 1;               // panels one edge-kernel call covers (several when edge_rows is small)
+  int64_t edge_k_split = 1;              // independent accumulator sets per edge kernel (interleaved over k)
+  int64_t panels = 0;                    // ceil(n / nr)
+  int64_t nc_panels = 0;                 // panels of strided B packed into scratch at a time
+  int64_t scratch_a_floats = 0, scratch_b_floats = 0;
+};
+
+constexpr int64_t gemm_l1_bytes = 32 * 1024;
+constexpr int64_t gemm_l2_bytes = 512 * 1024;
+
+inline int64_t gemm_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t gemm_round_up(int64_t a, int64_t b) { return gemm_ceil_div(a, b) * b; }
+
+inline GemmPlan plan_gemm(const GemmSpec& spec) {
+  GemmPlan plan;
+  plan.mr = spec.tile.rows;
+  plan.nr = 8 * spec.tile.vectors;
+  // K: one B panel block (kc × nr floats) uses half of L1. Fewer rows than a tile (matrix-vector
+  // products) stream B once anyway: no K blocking then, so each C element is one fma chain.
+  const int64_t kc_max = std::max<int64_t>(16, gemm_l1_bytes / 2 / (plan.nr * 4) / 8 * 8);
+  plan.k_blocks = spec.m < plan.mr ? 1 : gemm_ceil_div(spec.k, kc_max);
+  plan.kc = gemm_ceil_div(spec.k, plan.k_blocks);
+  plan.k_blocks = gemm_ceil_div(spec.k, plan.kc);
+  plan.kc_last = spec.k - (plan.k_blocks - 1) * plan.kc;
+  // M: the packed A block (mc × kc floats) uses half of L2.
+  const int64_t mc_max = std::max(plan.mr, gemm_l2_bytes / 2 / (plan.kc * 4) / plan.mr * plan.mr);
+  plan.m_blocks = gemm_ceil_div(spec.m, mc_max);
+  plan.mc = gemm_round_up(gemm_ceil_div(spec.m, plan.m_blocks), plan.mr);
+  plan.m_blocks = gemm_ceil_div(spec.m, plan.mc);
+  plan.mc_last = spec.m - (plan.m_blocks - 1) * plan.mc;
+  plan.edge_rows = spec.m % plan.mr;
+  // Edge rows get more independent fma chains than edge_rows·vectors, as registers allow: below
+  // full tiles (B panels already in L1) by covering several panels per call; when m < mr (a
+  // matrix-vector product, bound by streaming B) by splitting K over 2 or 4 accumulator sets on
+  // one panel, which reads B as one sequential stream (measured: ~1.3× the bandwidth of 6 streams).
+  if (plan.edge_rows > 0) {
+    const int64_t v = spec.tile.vectors, free = spec.tile.registers - 2;  // minus a broadcast and a spare
+    if (spec.m < plan.mr) {
+      const int64_t sets = (free - v) / (plan.edge_rows * v);  // accumulators + v B vectors
+      plan.edge_k_split = sets >= 4 ? 4 : sets >= 2 ? 2 : 1;
+    } else {
+      plan.edge_panels = std::clamp<int64_t>(free / ((plan.edge_rows + 1) * v), 1, 8);
+    }
+  }
+  plan.panels = gemm_ceil_div(spec.n, plan.nr);
+  // Strided B: a packed block of up to 2 MiB (it lives in L3; larger blocks mean fewer repacks of A).
+  plan.nc_panels = std::clamp<int64_t>((2 << 20) / (plan.kc * plan.nr * 4), 1, plan.panels);
+  plan.scratch_a_floats = gemm_round_up(std::min(plan.mc, spec.m) * plan.kc, 16);
+  plan.scratch_b_floats = spec.b == GemmB::prepacked ? 0 : plan.nc_panels * plan.kc * plan.nr;
+  return plan;
+}
+
+/// Floats of the packed B buffer the pack function writes (and a prepacked gemm reads).
+inline int64_t gemm_packed_floats(const GemmSpec& spec) {
+  const GemmPlan plan = plan_gemm(spec);
+  return plan.panels * spec.k * plan.nr;
+}
+
+/// Floats of scratch one gemm call needs (packed A block, and packed B block unless prepacked).
+/// Calls that run at the same time need separate scratch. 64-byte alignment is best.
+inline int64_t gemm_scratch_floats(const GemmSpec& spec) {
+  const GemmPlan plan = plan_gemm(spec);
+  return plan.scratch_a_floats + plan.scratch_b_floats;
+}
+
+/// Columns per B panel: splitting N between threads at multiples of this wastes no work.
+inline int64_t gemm_column_granule(const GemmSpec& spec) { return 8 * spec.tile.vectors; }
+
+/// Every field, as text: equal texts mean the same generated code (used in symbols and cache keys).
+inline std::string gemm_key(const GemmSpec& spec) {
+  char text[320];
+  std::snprintf(text, sizeof text, "gemm m%lld n%lld k%lld a%lld,%lld b%lld,%lld%s c%lld%s tile %lldx%lld r%lld",
+                static_cast<long long>(spec.m), static_cast<long long>(spec.n), static_cast<long long>(spec.k),
+                static_cast<long long>(spec.a_row_stride), static_cast<long long>(spec.a_col_stride),
+                static_cast<long long>(spec.b_row_stride), static_cast<long long>(spec.b_col_stride),
+                spec.b == GemmB::prepacked ? " packed" : "", static_cast<long long>(spec.c_row_stride),
+                spec.accumulate ? " +=" : "", static_cast<long long>(spec.tile.rows),
+                static_cast<long long>(spec.tile.vectors), static_cast<long long>(spec.tile.registers));
+  return text;
+}
+
+/// The symbol of the gemm function; the pack function is this + "_pack".
+inline std::string gemm_symbol(const GemmSpec& spec) {
+  if (!spec.name.empty()) return spec.name;
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a of the key
+  for (unsigned char c : gemm_key(spec)) hash = (hash ^ c) * 1099511628211ull;
+  char text[96];
+  std::snprintf(text, sizeof text, "cf_gemm_%lldx%lldx%lld_%016llx", static_cast<long long>(spec.m),
+                static_cast<long long>(spec.n), static_cast<long long>(spec.k), static_cast<unsigned long long>(hash));
+  return text;
+}
+
+}  // namespace cellforge::llvm_backend
