@@ -178,31 +178,33 @@ constexpr bool check_cell() {
       }()...));
       // Every state read has exactly one next.
       hana::for_each(leaves, [&](auto leaf) {
-        using L = typename decltype(leaf)::type;
+        using L = typename std::remove_cvref_t<decltype(leaf)>::type;
         if constexpr (std::is_same_v<typename L::kind, state_kind>) {
           constexpr auto count = hana::count_if(nexts, [](auto s) {
-            return hana::bool_c<same_name<typename decltype(s)::type, L>>;
+            return hana::bool_c<same_name<typename std::remove_cvref_t<decltype(s)>::type, L>>;
           });
           if constexpr (decltype(count)::value == 0) (void)every_state_the_cell_reads_needs_a_next<typename L::name>{};
         }
       });
       hana::for_each(nexts, [&](auto s) {
-        using S = typename decltype(s)::type;
+        using S = typename std::remove_cvref_t<decltype(s)>::type;
         constexpr auto count = hana::count_if(nexts, [](auto t) {
-          return hana::bool_c<same_name<typename decltype(t)::type, S>>;
+          return hana::bool_c<same_name<typename std::remove_cvref_t<decltype(t)>::type, S>>;
         });
         if constexpr (decltype(count)::value > 1) (void)a_state_has_exactly_one_next<typename S::name>{};
         constexpr auto reads = hana::count_if(leaves, [](auto l) {
-          return hana::bool_c<std::is_same_v<typename decltype(l)::type, S>>;
+          return hana::bool_c<std::is_same_v<typename std::remove_cvref_t<decltype(l)>::type, S>>;
         });
         if constexpr (decltype(reads)::value == 0) (void)the_cell_never_reads_its_state<typename S::name>{};
       });
-      // One name, one leaf.
-      hana::for_each(leaves, [&](auto a) {
-        using A = typename decltype(a)::type;
-        hana::for_each(leaves, [&](auto b) {
-          using B = typename decltype(b)::type;
-          if constexpr (same_name<A, B> && !std::is_same_v<A, B>) (void)one_name_one_leaf<A, B>{};
+      // One name, one leaf: each clashing pair of distinct leaves is reported once.
+      constexpr auto distinct = hana::to_tuple(hana::to_set(leaves));
+      constexpr auto count = hana::length(distinct);
+      hana::for_each(hana::make_range(hana::size_c<0>, count), [&](auto i) {
+        using A = typename std::remove_cvref_t<decltype(hana::at(distinct, i))>::type;
+        hana::for_each(hana::make_range(i + hana::size_c<1>, count), [&](auto j) {
+          using B = typename std::remove_cvref_t<decltype(hana::at(distinct, j))>::type;
+          if constexpr (same_name<A, B>) (void)one_name_one_leaf<A, B>{};
         });
       });
       return outputs == 1;

@@ -180,13 +180,17 @@ constexpr auto operator*(Dim<A...> d, hana::integral_constant<T, K> k) {
   return k * d;
 }
 
-/// True when every coefficient (and the constant) of D is >= 0, i.e. D >= 0 for any sizes.
+/// True when D >= 0 for any sizes, given that every named size is >= 1: every coefficient of a
+/// named size is >= 0 and the value with all sizes 1 is >= 0 (so H - 1 >= 0, but H - X may not be).
 template <class D>
 constexpr bool nonnegative() {
   constexpr auto v = detail::value_of(canonical_dim<D>{});
-  for (int i = 0; i < v.count; ++i)
-    if (v.terms[i].coefficient < 0) return false;
-  return true;
+  long long at_ones = 0;
+  for (int i = 0; i < v.count; ++i) {
+    if (v.terms[i].length > 0 && v.terms[i].coefficient < 0) return false;
+    at_ones += v.terms[i].coefficient;
+  }
+  return at_ones >= 0;
 }
 
 /// True when D divides by k term by term.

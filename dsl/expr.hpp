@@ -406,19 +406,28 @@ constexpr auto slice(A a, Offset offset, N n) {
 
 /// Splits a into K equal parts, returned as a std::tuple for structured bindings:
 /// `auto [i, f, g, o] = split<4>(z);`
+namespace detail {
+// K Invalid parts, so that `auto [a, b] = split<2>(bad)` adds no second error.
+template <long long K>
+constexpr auto invalid_parts() {
+  if constexpr (K <= 0) return std::tuple<>{};
+  else return std::tuple_cat(std::tuple<Invalid>{}, invalid_parts<K - 1>());
+}
+}  // namespace detail
+
 template <long long K, Expression A>
 constexpr auto split(A a) {
   if constexpr (K < 2) {
     (void)split_needs_at_least_two_parts<std::integral_constant<long long, K>>{};
-    return Invalid{};
+    return detail::invalid_parts<K>();
   } else if constexpr (is_invalid<A>) {
-    return Invalid{};
+    return detail::invalid_parts<K>();
   } else if constexpr (is_matrix<A>) {
     (void)a_matrix_parameter_can_only_be_used_in_a_matmul<typename A::shape>{};
-    return Invalid{};
+    return detail::invalid_parts<K>();
   } else if constexpr (!divisible<rows_of<A>, K>()) {
     (void)split_length_must_divide_into_equal_parts<rows_of<A>, std::integral_constant<long long, K>>{};
-    return Invalid{};
+    return detail::invalid_parts<K>();
   } else {
     return detail::split_parts(a, std::make_index_sequence<static_cast<std::size_t>(K)>(),
                                std::integral_constant<long long, K>());

@@ -10,6 +10,10 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(os.environ.get("TMPDIR", "/tmp"), "cellforge-lit")
 config.environment["CELLFORGE_CACHE_DIR"] = os.path.join(config.test_exec_root, "cache")
 
+# LLVM's `not` (used by compile-fail RUN lines) lives beside FileCheck, which is not on PATH.
+config.environment["PATH"] = os.pathsep.join(
+    [os.path.dirname(os.environ.get("CELLFORGE_FILECHECK", "")), os.environ.get("PATH", "")])
+
 for name, variable in [("%cellforge", "CELLFORGE_BIN"), ("%FileCheck", "CELLFORGE_FILECHECK"),
                        ("%cxxflags", "CELLFORGE_CXXFLAGS"), ("%cxx", "CELLFORGE_CXX"),
                        ("%src", "CELLFORGE_SOURCE_DIR")]:

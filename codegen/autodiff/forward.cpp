@@ -20,7 +20,18 @@ Graph linearize(const Graph& cell) {
     if (!cell.label(id).empty()) g.set_label(id, cell.label(id));
   }
   std::vector<std::optional<NodeId>> tangent(cell.size());
-  for (NodeId s : cell.leaves(Op::state)) tangent[s] = g.input("d" + cell.node(s).name, cell.type(s).rows);
+  // The tangent of state s is the input "d<s>", renamed if the cell already has a leaf of that name
+  // (hash-consing would otherwise make it that leaf).
+  auto free_name = [&](std::string name) {
+    for (;;) {
+      bool taken = false;
+      for (NodeId id = 0; id < g.size(); ++id)
+        taken = taken || (ir::op_family(g.node(id).op) == ir::OpFamily::Leaf && g.node(id).name == name);
+      if (!taken) return name;
+      name += "_";
+    }
+  };
+  for (NodeId s : cell.leaves(Op::state)) tangent[s] = g.input(free_name("d" + cell.node(s).name), cell.type(s).rows);
   for (NodeId id = 0; id < cell.size(); ++id) {
     const ir::Node& n = cell.node(id);
     if (ir::op_family(n.op) == ir::OpFamily::Leaf || !rule(n.op).differentiable) continue;

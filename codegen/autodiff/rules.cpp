@@ -138,7 +138,10 @@ std::array<Rule, ir::kNumOps> make_table() {
                  },
                  UNARY_TANGENT(c.graph().reduce(Op::mean, *c.t(0)))});
   // y = sum over the batch of a:  da = g for every row
-  set(Op::batch_sum, {[](R& c) { c.to(0, c.g()); }, UNARY_TANGENT(c.graph().reduce(Op::batch_sum, *c.t(0)))});
+  set(Op::batch_sum, {[](R& c) { c.to(0, c.graph().batch_broadcast(c.g())); },
+                      UNARY_TANGENT(c.graph().reduce(Op::batch_sum, *c.t(0)))});
+  // y = a for every row:  da = sum over the batch of g
+  set(Op::batch_broadcast, {[](R& c) { c.to(0, c.g()); }, UNARY_TANGENT(c.graph().batch_broadcast(*c.t(0)))});
   return t;
 }
 

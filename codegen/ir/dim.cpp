@@ -65,10 +65,12 @@ std::optional<Dim> Dim::divided_by(int64_t k) const {
 }
 
 bool Dim::is_nonnegative() const {
-  if (constant_ < 0) return false;
-  for (const auto& term : terms_)
+  int64_t at_ones = constant_;
+  for (const auto& term : terms_) {
     if (term.second < 0) return false;
-  return true;
+    at_ones += term.second;
+  }
+  return at_ones >= 0;
 }
 
 int64_t Dim::bind(const Bindings& bindings) const {

@@ -38,7 +38,8 @@ class Dim {
 
   /// This dim divided by k, if every coefficient is divisible by k.
   std::optional<Dim> divided_by(int64_t k) const;
-  /// True when this dim is >= 0 for all non-negative bindings (every coefficient >= 0).
+  /// True when this dim is >= 0 whatever the sizes, given that every named size is >= 1: every
+  /// coefficient is >= 0 and the value at all sizes 1 is >= 0 (so [0, 1) of [H] is a valid slice).
   bool is_nonnegative() const;
 
   /// The value under `bindings`; throws UserError naming the missing size.

@@ -1,6 +1,7 @@
 // DOT writer; see dot.hpp.
 #include "codegen/ir/dot.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "codegen/ir/text.hpp"
@@ -32,12 +33,19 @@ std::string to_dot(const Graph& graph) {
   static const char* kStateColours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd"};
   std::vector<std::string> names = printed_names(graph);
   std::vector<NodeId> live = live_nodes(graph);
+  // A node on the paths of several states takes the colour of the state with the shortest path:
+  // the LSTM's c_next lies on h's long path too, but it belongs to c's short highway.
   std::vector<int> state_of(graph.size(), -1);
+  std::vector<size_t> owner_length(graph.size(), 0);
   std::vector<NodeId> states = graph.leaves(Op::state);
   for (size_t k = 0; k < states.size(); ++k) {
     std::vector<bool> path = state_path(graph, graph.node(states[k]).name);
+    size_t length = static_cast<size_t>(std::count(path.begin(), path.end(), true));
     for (NodeId id = 0; id < graph.size(); ++id)
-      if (path[id] && state_of[id] < 0) state_of[id] = static_cast<int>(k % 4);
+      if (path[id] && (state_of[id] < 0 || length < owner_length[id])) {
+        state_of[id] = static_cast<int>(k % 4);
+        owner_length[id] = length;
+      }
   }
   std::ostringstream out;
   out << "digraph \"" << graph.name() << "\" {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=11];\n";

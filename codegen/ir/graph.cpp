@@ -2,6 +2,7 @@
 #include "codegen/ir/graph.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <set>
 
@@ -62,6 +63,36 @@ void hash_into(Fnv& f, const Node& n) {
 }
 
 }  // namespace
+
+bool is_valid_name(const std::string& name) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) return false;
+  return true;
+}
+
+namespace {
+void check_name(const std::string& name, const char* what) {
+  if (!is_valid_name(name))
+    user_error(what, " '", name, "' is not a valid name; use letters, digits, '_' and '.', starting with a letter or '_'");
+}
+// "an input", "a state", ...
+std::string leaf_phrase(Op op) {
+  switch (op) {
+    case Op::input: return "an input";
+    case Op::param: return "a parameter";
+    case Op::saved: return "a saved value";
+    default: return std::string("a ") + op_name(op);
+  }
+}
+}  // namespace
+
+Graph::Graph(std::string name) : name_(std::move(name)) { check_name(name_, "the cell name"); }
+
+void Graph::set_name(std::string name) {
+  check_name(name, "the cell name");
+  name_ = std::move(name);
+}
 
 const char* op_name(Op op) { return kOps[static_cast<int>(op)].name; }
 OpFamily op_family(Op op) { return kOps[static_cast<int>(op)].family; }
@@ -133,12 +164,13 @@ NodeId Graph::leaf(Node prototype) {
   const std::string& name = prototype.name;
   const Op kind = prototype.op;
   const Type& type = prototype.type;
-  if (name.empty()) user_error("a ", op_name(kind), " needs a name");
+  if (name.empty()) user_error(leaf_phrase(kind), " needs a name");
+  check_name(name, ("the name of " + leaf_phrase(kind)).c_str());
   for (const Node& n : nodes_) {
     if (op_family(n.op) == OpFamily::Leaf && n.op != Op::constant && n.name == name &&
         (n.op != kind || !(n.type == type)))
-      user_error("the name '", name, "' is used twice in cell '", name_, "': as a ", op_name(n.op), " ",
-                 n.type.str(), " and as a ", op_name(kind), " ", type.str(), "; give them different names");
+      user_error("the name '", name, "' is used twice in cell '", name_, "': as ", leaf_phrase(n.op), " ",
+                 n.type.str(), " and as ", leaf_phrase(kind), " ", type.str(), "; give them different names");
   }
   if (type.rows.is_zero() || !type.rows.is_nonnegative())
     user_error(op_name(kind), " '", name, "' must have a positive length, got [", type.rows.str(), "]");
@@ -341,6 +373,19 @@ NodeId Graph::broadcast(NodeId a, Dim n) {
   return intern(std::move(node));
 }
 
+NodeId Graph::batch_broadcast(NodeId a) {
+  check_value(a, "batch_broadcast");
+  const Type& t = type(a);
+  if (t.is_matrix() || !t.shared)
+    user_error("batch_broadcast: the operand must be a shared vector, got ", t.is_matrix() ? "the matrix " : "the per-row vector ",
+               t.str());
+  Node node;
+  node.op = Op::batch_broadcast;
+  node.type = Type::vector(t.rows);
+  node.args = {a};
+  return intern(std::move(node));
+}
+
 NodeId Graph::reduce(Op op, NodeId a) {
   check_value(a, op_name(op));
   const Type& t = type(a);
@@ -380,6 +425,7 @@ NodeId Graph::make(const Node& p) {
       if (p.op == Op::slice) return slice(p.args.at(0), p.offset, p.type.rows);
       if (p.op == Op::concat) return concat(p.args);
       if (p.op == Op::pad) return pad(p.args.at(0), p.offset, p.type.rows);
+      if (p.op == Op::batch_broadcast) return batch_broadcast(p.args.at(0));
       return broadcast(p.args.at(0), p.type.rows);
     case OpFamily::Reduce: return reduce(p.op, p.args.at(0));
   }
@@ -414,7 +460,13 @@ int64_t Graph::find_leaf(Op kind, const std::string& name) const {
 
 void Graph::set_label(NodeId id, const std::string& label) {
   check_value(id, "label");
-  if (labels_[id].empty() && op_family(nodes_[id].op) != OpFamily::Leaf) labels_[id] = label;
+  if (!labels_[id].empty() || op_family(nodes_[id].op) == OpFamily::Leaf || label.empty()) return;
+  // Labels are for reading only: characters the text form cannot carry become '_'.
+  std::string clean = label;
+  for (char& c : clean)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) c = '_';
+  if (std::isdigit(static_cast<unsigned char>(clean[0])) || clean[0] == '.') clean = "_" + clean;
+  labels_[id] = clean;
 }
 
 const std::string& Graph::label(NodeId id) const {

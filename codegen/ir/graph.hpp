@@ -37,6 +37,9 @@ constexpr int kNumOps = 0
 #undef CF_OP
     ;
 
+/// True for names the text form can carry: a letter or '_', then letters, digits, '_' or '.'.
+bool is_valid_name(const std::string& name);
+
 /// The op's name as printed ("matmul_t").
 const char* op_name(Op op);
 /// The op's family (leaf, elementwise unary/binary, matmul, structural, reduction).
@@ -97,7 +100,7 @@ struct Output {
 
 class Graph {
  public:
-  explicit Graph(std::string name = "cell") : name_(std::move(name)) {}
+  explicit Graph(std::string name = "cell");
 
   // --- leaves ---------------------------------------------------------------------------------
   NodeId input(const std::string& name, Dim n);
@@ -120,6 +123,8 @@ class Graph {
   NodeId concat(const std::vector<NodeId>& parts);
   NodeId pad(NodeId a, Dim offset, Dim n);
   NodeId broadcast(NodeId a, Dim n);
+  /// A shared vector as a per-row value (every row the same).
+  NodeId batch_broadcast(NodeId a);
   NodeId reduce(Op op, NodeId a);  // sum, mean, batch_sum
   /// Builds any op from its parts (used by the parser and by passes that copy nodes).
   NodeId make(const Node& prototype);
@@ -138,7 +143,7 @@ class Graph {
 
   // --- reading ----------------------------------------------------------------------------------
   const std::string& name() const { return name_; }
-  void set_name(std::string name) { name_ = std::move(name); }
+  void set_name(std::string name);
   size_t size() const { return nodes_.size(); }
   const Node& node(NodeId id) const { return nodes_.at(id); }
   const Type& type(NodeId id) const { return nodes_.at(id).type; }

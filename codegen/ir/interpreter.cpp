@@ -117,6 +117,9 @@ std::vector<Array> evaluate(const Graph& graph, const Bindings& bindings, int64_
               for (int64_t c = 0; c < part.cols; ++c) out.at(r, offset + c) = element(part, r, c);
             offset += part.cols;
           }
+        } else if (n.op == Op::batch_broadcast) {
+          for (int64_t r = 0; r < height; ++r)
+            for (int64_t c = 0; c < width; ++c) out.at(r, c) = arg(0).at(0, c);
         } else {  // broadcast
           for (int64_t r = 0; r < height; ++r)
             for (int64_t c = 0; c < width; ++c) out.at(r, c) = arg(0).at(r, 0);

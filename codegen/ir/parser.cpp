@@ -161,6 +161,7 @@ Graph parse(const std::string& text) {
         if (op_arity(op) >= 0 && static_cast<int>(proto.args.size()) != op_arity(op))
           p.fail(op_text, " takes ", op_arity(op), " operands, got ", proto.args.size());
         Type printed = proto.type;
+        if (!p.at_end()) p.fail("unexpected text at the end of the line");
         define(p, name, graph.make(proto), printed);
         continue;
       }

@@ -152,6 +152,9 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
       LeafValues leaves = trace[l][t];
       for (NodeId seed : backward_.leaves(Op::seed)) {
         const Node& n = backward_.node(seed);
+        if (n.seed_role == Role::next && !d_states.count(n.seed_of))
+          user_error("no gradient given for the final state '", n.seed_of, "' of layer ", l,
+                     "; pass dL/ds_T for every state (zeros if the loss does not read it)");
         const Array& value = n.seed_role == Role::next ? d_states.at(n.seed_of) : d_layer_outputs[t];
         leaves[n.name] = value;
       }

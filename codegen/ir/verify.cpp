@@ -44,7 +44,9 @@ void verify_cell(const Graph& cell) {
     } else if (o.role == Role::next) {
       int64_t s = cell.find_leaf(Op::state, o.name);
       if (s < 0) user_error("cell '", name, "' gives a next value for '", o.name, "', which is not one of its states");
-      if (!(cell.type(o.node) == cell.type(static_cast<NodeId>(s))))
+      const Type& in = cell.type(static_cast<NodeId>(s));
+      const Type& out = cell.type(o.node);
+      if (!(in.rows == out.rows) || !(in.cols == out.cols))
         user_error("cell '", name, "': state '", o.name, "' is ", cell.type(static_cast<NodeId>(s)).str(),
                    " on input but its next value is ", cell.type(o.node).str(),
                    "; a cell must return each state with the shape it received");
@@ -63,8 +65,12 @@ void verify_cell(const Graph& cell) {
       for (NodeId a : cell.node(id).args) used[a] = true;
   for (NodeId s : cell.leaves(Op::state)) {
     const std::string& state = cell.node(s).name;
-    if (!cell.find_output(Role::next, state))
+    if (!cell.find_output(Role::next, state)) {
+      if (!used[s])
+        user_error("cell '", name, "' declares state '", state, "' but neither reads it nor gives its next value; "
+                   "remove it, or read it and add next(", state, ", ...)");
       user_error("cell '", name, "' reads state '", state, "' but never gives its next value; add next(", state, ", ...)");
+    }
     if (!used[s] || cell.find_output(Role::next, state)->node == s) {
       bool read = false;
       for (NodeId id = 0; id < cell.size(); ++id)
