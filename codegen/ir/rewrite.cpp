@@ -23,10 +23,16 @@ Graph rewrite(const Graph& source, const RewriteVisitor& visit, std::vector<Node
   return prune(out);
 }
 
-Graph prune(const Graph& source) {
+Graph prune(const Graph& source, bool drop_unused_leaves) {
   Graph out(source.name());
   std::vector<NodeId> map(source.size(), static_cast<NodeId>(-1));
+  std::vector<bool> used(source.size(), false);
+  for (const Output& o : source.outputs()) used[o.node] = true;
+  for (NodeId id = static_cast<NodeId>(source.size()); id-- > 0;)
+    if (used[id])
+      for (NodeId a : source.node(id).args) used[a] = true;
   for (NodeId id : live_nodes(source)) {
+    if (drop_unused_leaves && !used[id]) continue;
     Node n = source.node(id);
     for (NodeId& a : n.args) a = map[a];
     map[id] = out.make(n);

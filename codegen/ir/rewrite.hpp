@@ -28,7 +28,7 @@ NodeId copy_node(RewriteStep& step);
 /// The rewritten graph; `mapping` (if given) receives old id -> new id for live nodes.
 Graph rewrite(const Graph& source, const RewriteVisitor& visit, std::vector<NodeId>* mapping = nullptr);
 
-/// A copy with only the nodes the results need (and all leaves).
-Graph prune(const Graph& source);
+/// A copy with only the nodes the results need (and all leaves, unless `drop_unused_leaves`).
+Graph prune(const Graph& source, bool drop_unused_leaves = false);
 
 }  // namespace cellforge::ir

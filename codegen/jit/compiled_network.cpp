@@ -2,12 +2,14 @@
 #include "codegen/jit/compiled_network.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/thread_pool.hpp"
+#include "codegen/llvm/gemm.hpp"
 #include "codegen/llvm/lower.hpp"
 #include "codegen/llvm/network_plan.hpp"
 #include "codegen_version.hpp"
@@ -26,7 +28,8 @@ struct CompiledNetwork::Impl {
   EntryPoint forward = nullptr;
   EntryPoint backward = nullptr;
   std::unique_ptr<jit::ThreadPool> pool;
-  std::vector<float> workspace;
+  std::unique_ptr<float[], void (*)(float*)> workspace{nullptr, [](float* p) { std::free(p); }};
+  size_t workspace_size = 0;
   bool forward_done = false;
 };
 
@@ -39,7 +42,7 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
       << " layers " << plan.sizes.layers;
   for (const auto& [name, value] : plan.sizes.extra) key << " " << name << "=" << value;
   const passes::PassOptions& p = options.passes;
-  key << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise;
+  key << " " << llvm_backend::gemm_generator_version << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise;
   return key.str();
 }
 
@@ -103,7 +106,12 @@ CompiledNetwork CompiledNetwork::compile(const ir::Graph& cell, const ir::Networ
   impl->forward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_forward"));
   impl->backward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_backward"));
   impl->pool = std::make_unique<jit::ThreadPool>(options.threads > 0 ? options.threads : jit::hardware_threads());
-  impl->workspace.assign(static_cast<size_t>(plan.workspace_floats), 0.0f);
+  // 64-byte aligned: packed GEMM panels are read a cache line at a time.
+  impl->workspace_size = static_cast<size_t>(plan.workspace_floats_for(impl->pool->size()));
+  size_t bytes = (impl->workspace_size * sizeof(float) + 63) / 64 * 64;
+  impl->workspace.reset(static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
+  if (!impl->workspace) user_error("cannot allocate the network's workspace of ", bytes, " bytes");
+  std::memset(impl->workspace.get(), 0, bytes);
   return CompiledNetwork(std::move(impl));
 }
 
@@ -115,6 +123,8 @@ int64_t CompiledNetwork::input_width() const { return impl_->plan.input_width; }
 int64_t CompiledNetwork::output_width() const { return impl_->plan.output_width; }
 int CompiledNetwork::threads() const { return impl_->pool->size(); }
 const jit::CompileStats& CompiledNetwork::compile_stats() const { return impl_->code->stats(); }
+std::span<const float> CompiledNetwork::workspace() const { return {impl_->workspace.get(), impl_->workspace_size}; }
+const llvm_backend::NetworkPlan& CompiledNetwork::plan() const { return impl_->plan; }
 std::vector<std::string> CompiledNetwork::state_names() const {
   std::vector<std::string> names;
   for (const auto& s : impl_->plan.states) names.push_back(s.name);
@@ -155,7 +165,7 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
   slots[llvm_backend::kOutput] = y.data();
   slots[llvm_backend::kParams] = const_cast<float*>(params.data());
-  slots[llvm_backend::kWorkspace] = impl_->workspace.data();
+  slots[llvm_backend::kWorkspace] = impl_->workspace.get();
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
   impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });
@@ -190,7 +200,7 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
   slots[llvm_backend::kGrads] = dparams.data();
   slots[llvm_backend::kDOutput] = const_cast<float*>(dy.data());
   slots[llvm_backend::kDInput] = dx.data();
-  slots[llvm_backend::kWorkspace] = impl_->workspace.data();
+  slots[llvm_backend::kWorkspace] = impl_->workspace.get();
   EntryPoint entry = impl_->backward;
   void* barrier = &impl_->pool->barrier();
   impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });

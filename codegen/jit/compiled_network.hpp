@@ -32,6 +32,10 @@
 
 namespace cellforge {
 
+namespace llvm_backend {
+struct NetworkPlan;
+}
+
 struct NetworkOptions {
   int threads = 0;  // 0: every hardware thread
   int opt_level = 3;
@@ -72,6 +76,10 @@ class CompiledNetwork {
   int64_t output_width() const;
   int threads() const;
   const jit::CompileStats& compile_stats() const;
+  /// The network's own buffers as the last call left them (state histories, saved values, ...),
+  /// laid out as the plan says; for inspection tools and tests.
+  std::span<const float> workspace() const;
+  const llvm_backend::NetworkPlan& plan() const;
 
   /// Runs the network, keeping what backward() needs.
   void forward(std::span<const float> params, std::span<const float> x,

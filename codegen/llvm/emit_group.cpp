@@ -42,7 +42,8 @@ llvm::Value* apply(Lowering& l, Op op, const std::vector<llvm::Value*>& a, const
     case Op::sub: return b.CreateFSub(a[0], a[1], name);
     case Op::mul: return b.CreateFMul(a[0], a[1], name);
     case Op::div: return b.CreateFDiv(a[0], a[1], name);
-    case Op::broadcast: return a[0];  // the operand is already splat across the lanes
+    case Op::broadcast: return a[0];        // the operand is already splat across the lanes
+    case Op::batch_broadcast: return a[0];  // the shared operand is read from its one row
     default: internal_error("emit_group: op ", ir::op_name(op), " is not elementwise");
   }
 }
@@ -56,6 +57,7 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
   const ir::Graph& g = s.graph;
   const std::vector<std::string> names = ir::printed_names(g);
   const int64_t width = group.width.bind(scan.bindings);
+  if (group.shared) rows = l.int64(1);  // a shared value has one row whatever the phase
   const int vector_lanes = l.options().vector_width;
   std::vector<bool> in_group(g.size(), false);
   bool has_reduction = false;

@@ -5,6 +5,7 @@
 // computed by one thread in a fixed order and results do not depend on the thread count.
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
+#include "codegen/llvm/gemm.hpp"
 #include "codegen/llvm/lowering_context.hpp"
 
 namespace cellforge::llvm_backend {
@@ -36,6 +37,21 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
   auto row_of = [&](NodeId v, llvm::Value* r) { return g.type(v).shared ? l.int64(0) : r; };
   llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
 
+  if (const ProductPlan* product = scan.product(node)) {
+    // A generated GEMM; this thread computes its share of the output columns.
+    const GemmSpec& spec = product->spec;
+    llvm::Function* gemm = get_or_emit_gemm(l.module(), spec);
+    const bool is_outer = n.op == Op::outer;
+    const NodeId a = is_outer ? n.args[0] : n.args[1];
+    const NodeId bsrc = is_outer ? n.args[1] : n.args[0];
+    llvm::Value* a_ptr = l.address(location_of(scan, g, a), step, nullptr, nullptr);
+    llvm::Value* b_ptr = product->packed.valid() ? l.address(product->packed, nullptr, nullptr, nullptr)
+                                                 : l.address(location_of(scan, g, bsrc), step, nullptr, nullptr);
+    llvm::Value* c_ptr = l.address(out, step, nullptr, nullptr);
+    auto [begin, end] = l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
+    b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), begin, end});
+    return;
+  }
   if (n.op == Op::matmul || n.op == Op::matmul_t) {
     // out[r][i] = sum_k W[i][k] v[r][k]  (matmul)   or   sum_k W[k][i] v[r][k]  (matmul_t)
     const NodeId w = n.args[0], v = n.args[1];
@@ -72,7 +88,10 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
           llvm::Value* term = b.CreateFMul(load(A, row_of(a, r), i), load(C, row_of(c, r), j));
           b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32(), acc), term), acc);
         });
-        b.CreateAlignedStore(b.CreateLoad(l.f32(), acc), l.address(out, step, i, j), llvm::Align(4));
+        llvm::Value* where = l.address(out, step, i, j);
+        llvm::Value* total = b.CreateLoad(l.f32(), acc);
+        if (s.accumulate[node]) total = b.CreateFAdd(b.CreateAlignedLoad(l.f32(), where, llvm::Align(4)), total);
+        b.CreateAlignedStore(total, where, llvm::Align(4));
       });
     });
     return;
@@ -84,14 +103,31 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
     l.emit_for(begin, end, 1, name + ".j", [&](llvm::Value* j) {
       llvm::Value* acc = l.entry_alloca(l.f32(), name + ".acc");
       b.CreateStore(zero, acc);
-      l.emit_for(l.int64(0), rows, 1, name + ".r", [&](llvm::Value* r) {
+      l.emit_for(l.int64(0), g.type(a).shared ? l.int64(1) : rows, 1, name + ".r", [&](llvm::Value* r) {
         b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32(), acc), load(A, r, j)), acc);
       });
-      b.CreateAlignedStore(b.CreateLoad(l.f32(), acc), l.address(out, step, l.int64(0), j), llvm::Align(4));
+      llvm::Value* where = l.address(out, step, l.int64(0), j);
+      llvm::Value* total = b.CreateLoad(l.f32(), acc);
+      if (s.accumulate[node]) total = b.CreateFAdd(b.CreateAlignedLoad(l.f32(), where, llvm::Align(4)), total);
+      b.CreateAlignedStore(total, where, llvm::Align(4));
     });
     return;
   }
   internal_error("emit_product: ", ir::op_name(n.op), " is not a product");
+}
+
+void emit_packing(Lowering& l, const ScanPlan& scan) {
+  const ir::Graph& g = l.plan().schedule_of(scan).graph;
+  bool any = false;
+  for (const ProductPlan& product : scan.products) {
+    if (!product.packed.valid()) continue;
+    llvm::Function* pack = get_or_emit_gemm_pack(l.module(), product.spec);
+    llvm::Value* weights = l.address(location_of(scan, g, g.node(product.node).args[0]), nullptr, nullptr, nullptr);
+    auto [begin, end] = l.thread_range(l.int64(product.spec.n), gemm_column_granule(product.spec));
+    l.b().CreateCall(pack, {weights, l.address(product.packed, nullptr, nullptr, nullptr), begin, end});
+    any = true;
+  }
+  if (any) l.barrier();
 }
 
 void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {

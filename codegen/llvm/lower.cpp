@@ -26,6 +26,14 @@ Phase source_phase(const passes::ScanSchedule& s, NodeId id) {
   return s.phase[id];
 }
 
+// Copies a result's value to its second place: all rows of the phase, one row of a shared vector,
+// or every row of a matrix.
+void copy_value(Lowering& l, const ScanPlan& scan, const ResultCopy& c, llvm::Value* step, llvm::Value* rows) {
+  const ir::Type& type = l.plan().schedule_of(scan).graph.type(c.node);
+  if (type.is_matrix()) l.copy_rows(scan.location[c.node], c.to, step, l.int64(scan.width[c.node]), scan.cols[c.node]);
+  else l.copy_rows(scan.location[c.node], c.to, step, type.shared ? l.int64(1) : rows, scan.width[c.node]);
+}
+
 void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* step, llvm::Value* rows) {
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
   const ir::Graph& g = s.graph;
@@ -58,7 +66,7 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
                            ir::op_family(g.node(c.node).op) != ir::OpFamily::Leaf && s.phase[c.node] == phase &&
                            s.stage[c.node] == stage;
       if (computed_here) {
-        l.copy_rows(scan.location[c.node], c.to, step, g.type(c.node).shared ? l.int64(1) : rows, scan.width[c.node]);
+        copy_value(l, scan, c, step, rows);
         any = true;
       }
     }
@@ -77,7 +85,7 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
     if (from == Phase::shared && phase == Phase::pre) from = Phase::pre;  // shared results are written per row
     if (from != phase) continue;
     if (s.folded[c.node]) internal_error("a result that is a constant is not supported yet");
-    l.copy_rows(scan.location[c.node], c.to, step, rows, scan.width[c.node]);
+    copy_value(l, scan, c, step, rows);
     any = true;
   }
   if (any) l.barrier();
@@ -89,6 +97,7 @@ void emit_scan(Lowering& l, const ScanPlan& scan) {
   const int64_t T = plan.sizes.unroll, B = plan.sizes.batch;
   for (const Zeroing& z : scan.zero_first) l.zero_rows(z.where, z.rows, z.width);
   if (!scan.zero_first.empty()) l.barrier();
+  emit_packing(l, scan);
   emit_phase(l, scan, Phase::shared, nullptr, l.int64(1));
   emit_phase(l, scan, Phase::pre, nullptr, l.int64(T * B));
   l.emit_for(l.int64(0), l.int64(T), 1, scan.reverse ? "step_back" : "step", [&](llvm::Value* k) {

@@ -49,7 +49,7 @@ llvm::Value* Lowering::address(const Location& where, llvm::Value* step, llvm::V
   if (!where.valid()) internal_error("address of a value that has no location");
   auto& b = builder_;
   llvm::Value* index = int64(where.offset);
-  if (where.step_stride != 0) {
+  if (where.step_stride != 0 && (step || where.time_offset != 0)) {
     llvm::Value* t = step ? b.CreateAdd(step, int64(where.time_offset)) : int64(where.time_offset);
     index = b.CreateAdd(index, b.CreateMul(t, int64(where.step_stride)));
   }
@@ -89,6 +89,12 @@ std::pair<llvm::Value*, llvm::Value*> Lowering::thread_range(llvm::Value* total,
     return b.CreateSelect(b.CreateICmpSLT(v, total), v, total);
   };
   return {clamp(first), clamp(last)};
+}
+
+llvm::Value* Lowering::scratch() {
+  llvm::Value* offset = builder_.CreateAdd(int64(plan_.workspace_floats),
+                                           builder_.CreateMul(thread_, int64(plan_.scratch_floats_per_thread)));
+  return builder_.CreateGEP(f32(), slot(kWorkspace), offset, "scratch");
 }
 
 llvm::Value* Lowering::entry_alloca(llvm::Type* type, const std::string& name) {

@@ -52,6 +52,8 @@ class Lowering {
                 const std::function<void(llvm::Value*)>& body);
   /// This thread's part [begin, end) of `total` items, cut at multiples of `granule`.
   std::pair<llvm::Value*, llvm::Value*> thread_range(llvm::Value* total, int64_t granule = 1);
+  /// This thread's GEMM scratch in the workspace.
+  llvm::Value* scratch();
   /// A stack slot in the function's entry block (an alloca inside a loop would grow the stack).
   llvm::Value* entry_alloca(llvm::Type* type, const std::string& name = "");
   /// Waits until every thread of the call has arrived (nothing when there is one thread).
@@ -81,6 +83,9 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
 
 /// One product (matmul, matmul_t, outer) or batch sum of a scan, this thread's share of it.
 void emit_product(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
+
+/// Packs the parameters that the scan's loop products read prepacked (before the scan).
+void emit_packing(Lowering& l, const ScanPlan& scan);
 
 /// Assembles a concatenation or pad: copies the parts that were not computed in place.
 void emit_assembly(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);

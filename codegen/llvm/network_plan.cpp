@@ -63,7 +63,7 @@ double fold(const ir::Graph& g, NodeId id, const std::vector<double>& values, co
     case Op::log: return std::log(a(0));
     case Op::sqrt: return std::sqrt(a(0));
     case Op::rsqrt: return 1 / std::sqrt(a(0));
-    case Op::stop_gradient: case Op::slice: case Op::broadcast: case Op::mean: return a(0);
+    case Op::stop_gradient: case Op::slice: case Op::broadcast: case Op::batch_broadcast: case Op::mean: return a(0);
     case Op::sum: return a(0) * static_cast<double>(width[n.args[0]]);
     default: internal_error("cannot fold op ", ir::op_name(n.op));
   }
@@ -118,7 +118,8 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   for (NodeId id = 0; id < n; ++id) {
     if (!computed(id) || !s.materialized[id] || plan.location[id].valid() || placed_in_concat(id)) continue;
     const int64_t w = plan.width[id];
-    switch (s.phase[id]) {
+    const Phase phase = g.type(id).shared ? Phase::shared : s.phase[id];  // shared values have one row
+    switch (phase) {
       case Phase::shared:
         plan.location[id] = {kWorkspace, ws.allocate(w * std::max<int64_t>(1, plan.cols[id])),
                              plan.cols[id] ? plan.cols[id] : w, 0, 0};
@@ -148,6 +149,50 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   for (NodeId id = 0; id < n; ++id)
     if (is_view(id) && plan.location[g.node(id).args[0]].valid())
       plan.location[id] = plan.location[g.node(id).args[0]].shifted(g.node(id).offset.bind(bindings));
+  // Matrix products as generated GEMMs.
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = g.node(id);
+    if (node.op != Op::matmul && node.op != Op::matmul_t && node.op != Op::outer) continue;
+    const bool loop = s.phase[id] == Phase::loop;
+    const int64_t rows = loop ? batch : steps * batch;  // rows of the phase
+    ProductPlan product{id, {}, {}};
+    GemmSpec& spec = product.spec;
+    const Location& out = plan.location[id];
+    if (node.op == Op::outer) {
+      // C[i][j] = sum_r a[r][i] c[r][j]: op(A) = a^T, op(B) = c, K = the rows summed.
+      const NodeId a = node.args[0], c = node.args[1];
+      spec.m = plan.width[a];
+      spec.n = plan.width[c];
+      spec.k = g.type(a).shared ? 1 : rows;
+      spec.a_row_stride = 1;
+      spec.a_col_stride = plan.location[a].row_stride;
+      spec.b_row_stride = plan.location[c].row_stride;
+      spec.b_col_stride = 1;
+      spec.accumulate = s.accumulate[id];
+    } else {
+      // C[r][i] = sum_k W[i][k] v[r][k] (matmul) or sum_k W[k][i] v[r][k] (matmul_t): op(A) = v.
+      const NodeId w = node.args[0], v = node.args[1];
+      const int64_t ldw = plan.location[w].row_stride;
+      spec.m = g.type(v).shared ? 1 : rows;
+      spec.n = plan.width[id];
+      spec.k = plan.width[v];
+      spec.a_row_stride = plan.location[v].row_stride;
+      spec.a_col_stride = 1;
+      spec.b_row_stride = node.op == Op::matmul ? 1 : ldw;
+      spec.b_col_stride = node.op == Op::matmul ? ldw : 1;
+      if (loop && g.node(w).op == Op::param) {
+        spec.b = GemmB::prepacked;
+        product.packed = {kWorkspace, ws.allocate(gemm_packed_floats(spec)), 0, 0, 0};
+      }
+    }
+    spec.c_row_stride = out.row_stride;
+    plan.products.push_back(product);
+  }
+  // Loop products that add up over the steps start from zero.
+  for (NodeId id = 0; id < n; ++id)
+    if (s.accumulate[id])
+      plan.zero_first.push_back({plan.location[id], plan.cols[id] ? plan.width[id] : 1,
+                                 plan.cols[id] ? plan.cols[id] : plan.width[id]});
   for (const auto& [node, to] : pending_copies) {
     const Location& from = plan.location[node];
     bool same = from.valid() && from.slot == to.slot && from.offset == to.offset && from.row_stride == to.row_stride &&
@@ -315,6 +360,10 @@ NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, c
       p.backward_epilogue.push_back({dh, caller_d_initial, B, S});
     }
   p.workspace_floats = ws.size();
+  for (const auto* scans : {&p.forward, &p.backward})
+    for (const ScanPlan& scan : *scans)
+      for (const ProductPlan& product : scan.products)
+        p.scratch_floats_per_thread = std::max(p.scratch_floats_per_thread, aligned(gemm_scratch_floats(product.spec)));
   return p;
 }
 

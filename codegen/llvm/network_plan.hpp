@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "codegen/ir/reference_network.hpp"
+#include "codegen/llvm/gemm_spec.hpp"
 #include "codegen/passes/schedule.hpp"
 
 namespace cellforge::llvm_backend {
@@ -71,6 +72,15 @@ struct Zeroing {
   int64_t width = 0;
 };
 
+/// A matrix product of a scan (matmul, matmul_t, outer) as a generated GEMM. Products inside the
+/// time loop whose matrix is a parameter read it prepacked: the parameter is packed once per call
+/// into `packed`, before the scan starts.
+struct ProductPlan {
+  ir::NodeId node;
+  GemmSpec spec;
+  Location packed;  // valid when B is prepacked
+};
+
 /// The plan of one layer's forward or backward scan.
 struct ScanPlan {
   int64_t layer = 0;
@@ -82,6 +92,12 @@ struct ScanPlan {
   std::vector<int64_t> cols;         // per node: columns of a matrix, else 0
   std::vector<ResultCopy> copies;
   std::vector<Zeroing> zero_first;   // cleared before the scan starts
+  std::vector<ProductPlan> products;
+  const ProductPlan* product(ir::NodeId node) const {
+    for (const ProductPlan& p : products)
+      if (p.node == node) return &p;
+    return nullptr;
+  }
 };
 
 struct ParamInfo {
@@ -118,7 +134,12 @@ struct NetworkPlan {
   std::vector<ScanPlan> forward, backward;  // per layer
   std::vector<StateCopy> forward_prologue, forward_epilogue, backward_prologue, backward_epilogue;
   std::vector<Zeroing> backward_zero_first;  // gradients of parameters no result reaches
+  /// Floats of the workspace before the per-thread GEMM scratch; thread i's scratch starts at
+  /// workspace_floats + i * scratch_floats_per_thread, so the workspace of a call on n threads is
+  /// workspace_floats + n * scratch_floats_per_thread floats.
   int64_t workspace_floats = 0;
+  int64_t scratch_floats_per_thread = 0;
+  int64_t workspace_floats_for(int threads) const { return workspace_floats + threads * scratch_floats_per_thread; }
 
   const passes::ScanSchedule& schedule_of(const ScanPlan& scan) const {
     return scan.reverse ? schedule.backward : schedule.forward;

@@ -18,6 +18,7 @@
 //
 // With fusion off, every elementwise node is a group of its own, and every value is materialized.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -44,6 +45,7 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
   s.stage.assign(n, 0);
   s.materialized.assign(n, false);
   s.folded.assign(n, false);
+  if (s.accumulate.size() != n) s.accumulate.assign(n, false);
   s.products.clear();
   s.groups.clear();
 
@@ -71,31 +73,37 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
   };
   std::vector<bool> is_view(n, false);
 
+  // The stage during which the memory of a value is completed: products and groups write during
+  // their stage, concatenations at its end, a view is its operand's memory; leaves, folded values
+  // and values of earlier phases are complete before the phase starts (0).
+  std::function<int(NodeId, Phase)> written = [&](NodeId a, Phase p) -> int {
+    if (!computed_here(a, p)) return 0;
+    if (is_view[a]) return written(g.node(a).args[0], p);
+    return s.stage[a];
+  };
   for (NodeId id = 0; id < n; ++id) {
     const Node& node = g.node(id);
     const Phase p = s.phase[id];
     if (ir::op_family(node.op) == ir::OpFamily::Leaf || s.folded[id]) continue;
     int stage = 0;
-    if (is_product(node.op) || is_buffer_op(node.op)) {
-      for (NodeId a : node.args)
-        if (computed_here(a, p)) stage = std::max(stage, s.stage[a]);
-      stage = is_product(node.op) ? stage + 1 : std::max(stage, 1);
+    if (is_product(node.op)) {
+      // A product runs at the start of its stage: everything it reads must be complete before.
+      for (NodeId a : node.args) stage = std::max(stage, written(a, p) + 1);
+      stage = std::max(stage, 1);
     } else if (node.op == Op::slice) {
-      NodeId a = node.args[0];
       is_view[id] = true;
-      if (computed_here(a, p)) {
-        const Op aop = g.node(a).op;
-        bool in_memory = is_product(aop) || is_buffer_op(aop) || is_view[a];
-        stage = in_memory ? s.stage[a] : s.stage[a] + 1;
-      }
+      stage = written(node.args[0], p);
     } else {
+      // Elementwise nodes and assemblies (concat, pad) run after the products of their stage. A
+      // product's result is readable in its own stage; a value of the same fused group is in a
+      // register; anything else must be complete, i.e. written in an earlier stage.
       for (NodeId a : node.args) {
         if (!computed_here(a, p)) continue;
         const Node& an = g.node(a);
-        bool same_group = fuse && !is_product(an.op) && !is_row_reduction(an.op) && !is_buffer_op(an.op) &&
-                          !is_view[a] && width_of(a) == width_of(id);
-        bool from_memory_this_stage = is_product(an.op) || (is_view[a] && !is_buffer_op(an.op));
-        stage = std::max(stage, same_group || from_memory_this_stage ? s.stage[a] : s.stage[a] + 1);
+        const bool fusable = fuse && !is_buffer_op(node.op) && !is_product(an.op) && !is_row_reduction(an.op) &&
+                             !is_buffer_op(an.op) && !is_view[a] && width_of(a) == width_of(id);
+        const int ready = is_product(an.op) ? s.stage[a] : fusable ? s.stage[a] : written(a, p) + 1;
+        stage = std::max(stage, ready);
       }
       stage = std::max(stage, 1);
     }
@@ -103,7 +111,10 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
   }
 
   // Materialization: read outside the group (or as a result).
-  auto group_key = [&](NodeId id) { return std::make_tuple(static_cast<int>(s.phase[id]), s.stage[id], width_of(id).str()); };
+  auto group_key = [&](NodeId id) {
+    return std::make_tuple(static_cast<int>(s.phase[id]), s.stage[id],
+                           width_of(id).str() + (g.type(id).shared ? " shared" : ""));
+  };
   for (NodeId id = 0; id < n; ++id) {
     const Node& node = g.node(id);
     if (ir::op_family(node.op) == ir::OpFamily::Leaf || s.folded[id]) continue;
@@ -140,7 +151,7 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
     auto it = index.find(key);
     if (it == index.end()) {
       index[key] = s.groups.size();
-      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), {id}});
+      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), g.type(id).shared, {id}});
     } else {
       s.groups[it->second].nodes.push_back(id);
     }

@@ -8,13 +8,20 @@
 // dW = sum_t dz_t x_t^T and the input gradients dx_t = W^T dz_t become GEMMs over all T*B rows.
 //
 // Rules, for a per-row node n:
-//   loop   n depends on a carried leaf and a carried result depends on n;
+//   loop   n depends on a carried leaf and a carried result (or per-step work, below) depends on n;
 //   pre    n depends on no carried leaf and is a matmul, or feeds a pre node; other such nodes run
 //          in the earliest phase that uses them (they are cheap elementwise work);
 //   post   n depends on a carried leaf, no carried result needs it, and it is a product
 //          (matmul, matmul_t, outer), a batch sum, or reads a post node.
 // Shared nodes (the same for every row) run once in the shared phase, unless they read a post node.
 // With hoisting off, every per-row node runs in the loop.
+//
+// Sums over the batch (outer, batch_sum) need care. Inside a step they sum over the rows of that
+// step only; summing over all T*B rows at once is right only when the sum is *time-summed*: when
+// every use of it is a linear combination that ends in a parameter's gradient, which BPTT sums
+// over the steps anyway. Those run after the loop as one reduction. Any other batch sum is a
+// per-step value: it and everything that reads it run in the loop. A time-summed reduction of a
+// per-step shared value runs in the loop too and adds into its result at every step.
 #include "codegen/ir/error.hpp"
 #include "codegen/passes/passes.hpp"
 
@@ -58,6 +65,20 @@ bool is_carried_result(const ir::Output& o, const ir::Graph& g, bool reverse) {
   return o.role == Role::grad && g.find_leaf(Op::state, o.name) >= 0;
 }
 
+bool is_batch_reduction(Op op) { return op == Op::outer || op == Op::batch_sum; }
+
+// Is `user` linear in its operand `operand` (so that a sum over steps passes through it)?
+bool linear_in(const ir::Graph& g, NodeId user, NodeId operand) {
+  const Node& u = g.node(user);
+  if (u.op == Op::add || u.op == Op::sub || u.op == Op::neg) return true;
+  if (u.op == Op::mul || (u.op == Op::div && u.args[0] == operand)) {
+    for (NodeId a : u.args)
+      if (a != operand && g.node(a).op != Op::constant) return false;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hoist) {
@@ -75,16 +96,49 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
     }
     for (NodeId a : node.args) depends[id] = depends[id] || depends[a];
   }
-  for (const ir::Output& o : graph.outputs())
-    if (is_carried_result(o, graph, reverse)) feeds[o.node] = true;
-  for (NodeId id = static_cast<NodeId>(n); id-- > 0;)
-    if (feeds[id])
-      for (NodeId a : graph.node(id).args) feeds[a] = true;
 
   // Users, to place time-parallel elementwise nodes in the earliest phase that reads them.
   std::vector<std::vector<NodeId>> users(n);
   for (NodeId id = 0; id < n; ++id)
     for (NodeId a : graph.node(id).args) users[a].push_back(id);
+
+  // Time-summed shared values: every use is linear and ends in a parameter's gradient.
+  std::vector<bool> summed(n, false);
+  for (NodeId id = static_cast<NodeId>(n); id-- > 0;) {
+    if (!graph.node(id).type.shared) continue;
+    bool used = false, ok = true;
+    for (const ir::Output& o : graph.outputs())
+      if (o.node == id) {
+        used = true;
+        ok = ok && o.role == Role::grad && graph.find_leaf(Op::param, o.name) >= 0;
+      }
+    for (NodeId u : users[id]) {
+      used = true;
+      ok = ok && summed[u] && linear_in(graph, u, id);
+    }
+    summed[id] = used && ok;
+  }
+  // Per-step values: batch sums that are not time-summed, and what depends on them.
+  std::vector<bool> per_step(n, false);
+  s.accumulate.assign(n, false);
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = graph.node(id);
+    bool per_step_operand = false, per_step_shared_operand = false;
+    for (NodeId a : node.args) {
+      per_step_operand = per_step_operand || per_step[a];
+      per_step_shared_operand = per_step_shared_operand || (per_step[a] && graph.type(a).shared);
+    }
+    if (is_batch_reduction(node.op) && summed[id]) s.accumulate[id] = per_step_shared_operand;
+    else per_step[id] = (is_batch_reduction(node.op) && !summed[id]) || per_step_operand;
+  }
+  // What the loop needs: the carried results, and the per-step work forced into the loop.
+  for (const ir::Output& o : graph.outputs())
+    if (is_carried_result(o, graph, reverse)) feeds[o.node] = true;
+  for (NodeId id = 0; id < n; ++id)
+    if (per_step[id] || s.accumulate[id]) feeds[id] = true;
+  for (NodeId id = static_cast<NodeId>(n); id-- > 0;)
+    if (feeds[id])
+      for (NodeId a : graph.node(id).args) feeds[a] = true;
 
   s.phase.assign(n, Phase::loop);
   // Forward sweep: everything that can be decided from operands.
@@ -92,11 +146,13 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
   for (NodeId id = 0; id < n; ++id) {
     const Node& node = graph.node(id);
     bool post_operand = false;
-    for (NodeId a : node.args) post_operand = post_operand || s.phase[a] == Phase::post;
+    for (NodeId a : node.args) post_operand = post_operand || s.phase[a] == Phase::post || s.accumulate[a];
     if (ir::op_family(node.op) == ir::OpFamily::Leaf) {
       s.phase[id] = node.op == Op::param || node.op == Op::constant ? Phase::shared
                     : depends[id]                                   ? Phase::loop
                                                                     : Phase::pre;
+    } else if (s.accumulate[id] || per_step[id]) {
+      s.phase[id] = Phase::loop;
     } else if (node.type.shared && node.op != Op::outer && node.op != Op::batch_sum) {
       s.phase[id] = post_operand ? Phase::post : Phase::shared;
     } else if (!hoist) {

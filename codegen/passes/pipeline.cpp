@@ -30,6 +30,7 @@ std::string print_schedule(const ScanSchedule& s) {
     else if (n.op == ir::Op::slice) note << ", view";
     else if (n.op == ir::Op::matmul || n.op == ir::Op::matmul_t || n.op == ir::Op::outer) note << ", gemm";
     else if (n.op == ir::Op::batch_sum) note << ", row sum";
+    if (s.accumulate[id]) note << ", added up over the steps";
     if (s.materialized[id]) note << ", stored";
     return note.str();
   });

@@ -46,6 +46,7 @@ struct FusionGroup {
   Phase phase;
   int stage;
   ir::Dim width;
+  bool shared;                    // one row for the whole batch (functions of parameters, gradients)
   std::vector<ir::NodeId> nodes;  // in dependency order
 };
 
@@ -57,6 +58,7 @@ struct ScanSchedule {
   std::vector<int> stage;                   // per node
   std::vector<bool> materialized;           // per node: the value lives in a buffer
   std::vector<bool> folded;                 // per node: a compile-time constant (no runtime work)
+  std::vector<bool> accumulate;             // per node: a loop product that adds into its result every step
   std::vector<Product> products;            // ordered by (phase, stage)
   std::vector<FusionGroup> groups;          // ordered by (phase, stage)
   int stages(Phase p) const;                // the number of stages of a phase

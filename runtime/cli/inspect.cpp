@@ -9,6 +9,7 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/ir/verify.hpp"
+#include "codegen/jit/compiled_network.hpp"
 #include "codegen/passes/passes.hpp"
 #include "runtime/cli/args.hpp"
 #include "runtime/cli/commands.hpp"
@@ -34,8 +35,14 @@ ir::Graph load_graph(const Args& args) {
 }  // namespace
 
 int run_inspect(const Argv& argv) {
-  Args args(argv, {"cell", "graph", "emit"});
-  std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes"}, "graph");
+  Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers"},
+            {"no-simplify", "no-sink-slices", "no-hoist", "no-fuse"});
+  passes::PassOptions pass_options;
+  pass_options.simplify = !args.flag("no-simplify");
+  pass_options.sink_slices = !args.flag("no-sink-slices");
+  pass_options.hoist_time_parallel = !args.flag("no-hoist");
+  pass_options.fuse_elementwise = !args.flag("no-fuse");
+  std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes", "llvm", "llvm-opt", "asm"}, "graph");
   ir::Graph cell = load_graph(args);
   std::string out;
   if (stage == "graph") out = ir::print(cell);
@@ -43,8 +50,21 @@ int run_inspect(const Argv& argv) {
   else if (stage == "dot") out = ir::to_dot(cell);
   else if (stage == "grad-dot") out = ir::to_dot(autodiff::differentiate(cell));
   else if (stage == "jvp") out = ir::print(autodiff::linearize(cell));
+  else if (stage == "llvm" || stage == "llvm-opt" || stage == "asm") {
+    ir::NetworkSizes sizes;
+    sizes.input = args.integer("input", 64);
+    sizes.hidden = args.integer("hidden", 64);
+    sizes.batch = args.integer("batch", 8);
+    sizes.unroll = args.integer("unroll", 10);
+    sizes.layers = args.integer("layers", 1);
+    NetworkOptions options;
+    options.passes = pass_options;
+    out = emit_network(cell, sizes,
+                       stage == "llvm" ? jit::Stage::ir : stage == "llvm-opt" ? jit::Stage::optimized_ir : jit::Stage::assembly,
+                       options);
+  }
   else {
-    passes::LayerSchedule schedule = passes::schedule_layer(cell);
+    passes::LayerSchedule schedule = passes::schedule_layer(cell, pass_options);
     for (const auto& [pass, text] : schedule.log) {
       bool last_two = pass.rfind("schedule", 0) == 0;
       if (stage == "passes" || last_two) out += "# after " + pass + "\n" + text + "\n";
