@@ -9,7 +9,7 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/llvm/lowering_context.hpp"
-#include "codegen/llvm/math_fallback.hpp"
+#include "codegen/llvm/math.hpp"
 
 namespace cellforge::llvm_backend {
 
@@ -28,12 +28,12 @@ llvm::Value* apply(Lowering& l, Op op, const std::vector<llvm::Value*>& a, const
   auto constant = [&](double v) { return llvm::ConstantFP::get(type, v); };
   switch (op) {
     case Op::neg: return b.CreateFNeg(a[0], name);
-    case Op::sigmoid: return fallback::sigmoid(b, a[0], name);
-    case Op::tanh: return fallback::tanh(b, a[0], name);
-    case Op::exp: return fallback::exp(b, a[0], name);
-    case Op::log: return fallback::log(b, a[0], name);
-    case Op::sqrt: return fallback::sqrt(b, a[0], name);
-    case Op::rsqrt: return fallback::rsqrt(b, a[0], name);
+    case Op::sigmoid: return emit_sigmoid(b, a[0], name);
+    case Op::tanh: return emit_tanh(b, a[0], name);
+    case Op::exp: return emit_exp(b, a[0], name);
+    case Op::log: return emit_log(b, a[0], name);
+    case Op::sqrt: return emit_sqrt(b, a[0], name);
+    case Op::rsqrt: return emit_rsqrt(b, a[0], name);
     // relu(NaN) = 0 and step(NaN) = 0, as in the reference interpreter (a > 0 ? a : 0).
     case Op::relu: return b.CreateSelect(b.CreateFCmpOGT(a[0], constant(0)), a[0], constant(0), name);
     case Op::step: return b.CreateSelect(b.CreateFCmpOGT(a[0], constant(0)), constant(1), constant(0), name);
