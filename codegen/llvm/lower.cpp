@@ -30,8 +30,10 @@ Phase source_phase(const passes::ScanSchedule& s, NodeId id) {
 // or every row of a matrix.
 void copy_value(Lowering& l, const ScanPlan& scan, const ResultCopy& c, llvm::Value* step, llvm::Value* rows) {
   const ir::Type& type = l.plan().schedule_of(scan).graph.type(c.node);
-  if (type.is_matrix()) l.copy_rows(scan.location[c.node], c.to, step, l.int64(scan.width[c.node]), scan.cols[c.node]);
-  else l.copy_rows(scan.location[c.node], c.to, step, type.shared ? l.int64(1) : rows, scan.width[c.node]);
+  if (type.is_matrix())
+    l.copy_rows(scan.location[c.node], c.to, step, l.int64(scan.width[c.node]), scan.cols[c.node], c.add);
+  else
+    l.copy_rows(scan.location[c.node], c.to, step, type.shared ? l.int64(1) : rows, scan.width[c.node], c.add);
 }
 
 void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* step, llvm::Value* rows) {

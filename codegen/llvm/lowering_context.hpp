@@ -58,8 +58,9 @@ class Lowering {
   llvm::Value* entry_alloca(llvm::Type* type, const std::string& name = "");
   /// Waits until every thread of the call has arrived (nothing when there is one thread).
   void barrier();
-  /// Copies `rows` rows of `width` floats (at step `step`) between two locations.
-  void copy_rows(const Location& from, const Location& to, llvm::Value* step, llvm::Value* rows, int64_t width);
+  /// Copies (or, with `add`, adds) `rows` rows of `width` floats at step `step` between two locations.
+  void copy_rows(const Location& from, const Location& to, llvm::Value* step, llvm::Value* rows, int64_t width,
+                 bool add = false);
   /// Clears `rows` rows of `width` floats at `where`.
   void zero_rows(const Location& where, int64_t rows, int64_t width);
 

@@ -107,6 +107,13 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   std::vector<std::pair<NodeId, Location>> pending_copies;
   for (const ir::Output& o : g.outputs()) {
     Location to = buffers.result(o);
+    // A parameter's gradient computed inside the loop is one step's share: it is added up.
+    if (o.role == ir::Role::grad && g.type(o.node).shared && s.phase[o.node] == Phase::loop && !s.accumulate[o.node]) {
+      plan.copies.push_back({o.node, to, true});
+      plan.zero_first.push_back({to, plan.cols[o.node] ? plan.width[o.node] : 1,
+                                 plan.cols[o.node] ? plan.cols[o.node] : plan.width[o.node]});
+      continue;
+    }
     if (computed(o.node) && !plan.location[o.node].valid()) plan.location[o.node] = to;
     else pending_copies.push_back({o.node, to});
   }
@@ -197,7 +204,7 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     const Location& from = plan.location[node];
     bool same = from.valid() && from.slot == to.slot && from.offset == to.offset && from.row_stride == to.row_stride &&
                 from.step_stride == to.step_stride && from.time_offset == to.time_offset;
-    if (!same) plan.copies.push_back({node, to});
+    if (!same) plan.copies.push_back({node, to, false});
   }
   return plan;
 }

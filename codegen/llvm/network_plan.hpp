@@ -63,6 +63,7 @@ struct Location {
 struct ResultCopy {
   ir::NodeId node;
   Location to;
+  bool add = false;  // add into `to` (a parameter gradient computed at every step) instead of copying
 };
 
 /// A block of floats to clear before a scan or a call (gradients nothing writes).

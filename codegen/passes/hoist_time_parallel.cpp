@@ -67,13 +67,14 @@ bool is_carried_result(const ir::Output& o, const ir::Graph& g, bool reverse) {
 
 bool is_batch_reduction(Op op) { return op == Op::outer || op == Op::batch_sum; }
 
-// Is `user` linear in its operand `operand` (so that a sum over steps passes through it)?
-bool linear_in(const ir::Graph& g, NodeId user, NodeId operand) {
+// Is `user` linear in its operand `operand` (so that a sum over steps passes through it)? A factor
+// that is the same at every step (a function of parameters and constants only) keeps it linear.
+bool linear_in(const ir::Graph& g, NodeId user, NodeId operand, const std::vector<bool>& invariant) {
   const Node& u = g.node(user);
   if (u.op == Op::add || u.op == Op::sub || u.op == Op::neg) return true;
   if (u.op == Op::mul || (u.op == Op::div && u.args[0] == operand)) {
     for (NodeId a : u.args)
-      if (a != operand && g.node(a).op != Op::constant) return false;
+      if (a != operand && !invariant[a]) return false;
     return true;
   }
   return false;
@@ -102,6 +103,14 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
   for (NodeId id = 0; id < n; ++id)
     for (NodeId a : graph.node(id).args) users[a].push_back(id);
 
+  // Step-invariant values: functions of parameters and constants only.
+  std::vector<bool> invariant(n, false);
+  for (NodeId id = 0; id < n; ++id) {
+    const Node& node = graph.node(id);
+    invariant[id] = node.op == Op::param || node.op == Op::constant ||
+                    (ir::op_family(node.op) != ir::OpFamily::Leaf && !is_batch_reduction(node.op));
+    for (NodeId a : node.args) invariant[id] = invariant[id] && invariant[a];
+  }
   // Time-summed shared values: every use is linear and ends in a parameter's gradient.
   std::vector<bool> summed(n, false);
   for (NodeId id = static_cast<NodeId>(n); id-- > 0;) {
@@ -114,7 +123,7 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
       }
     for (NodeId u : users[id]) {
       used = true;
-      ok = ok && summed[u] && linear_in(graph, u, id);
+      ok = ok && summed[u] && linear_in(graph, u, id, invariant);
     }
     summed[id] = used && ok;
   }
