@@ -188,9 +188,10 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
       if (!any || static_cast<int>(p) < static_cast<int>(earliest)) earliest = p;
       any = true;
     }
+    // A result that depends on no carried value is written for all steps before the loop.
     for (const ir::Output& o : graph.outputs())
-      if (o.node == id && (!any || static_cast<int>(Phase::loop) < static_cast<int>(earliest))) {
-        earliest = Phase::loop;
+      if (o.node == id) {
+        earliest = Phase::pre;
         any = true;
       }
     s.phase[id] = any ? earliest : Phase::loop;
