@@ -60,7 +60,10 @@ ir::Graph sink_once(const ir::Graph& source, bool* changed) {
       Dim start;
       for (NodeId part : a.args) {
         Dim end = start + g.type(part).rows;
-        if ((offset - start).is_nonnegative() && (end - offset - length).is_nonnegative()) {
+        // Only a part of the slice's own kind replaces it: a shared part (a constant filling a gap)
+        // inside a per-row concatenation would change the slice's type.
+        if (g.type(part).shared == n.type.shared && (offset - start).is_nonnegative() &&
+            (end - offset - length).is_nonnegative()) {
           *changed = true;
           return (offset == start && length == g.type(part).rows) ? part : g.slice(part, offset - start, length);
         }

@@ -11,5 +11,6 @@ using Argv = std::vector<std::string>;
 int run_demo(const Argv& args);
 int run_cells(const Argv& args);
 int run_inspect(const Argv& args);
+int run_compile(const Argv& args);
 
 }  // namespace cellforge::cli

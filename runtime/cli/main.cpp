@@ -17,14 +17,15 @@ const char* kUsage =
     "commands:\n"
     "  demo       build a cell, show its graph and derivative, run it (the README's first command)\n"
     "  cells      list the cells of the zoo with their equations\n"
-    "  inspect    show a stage of compilation: --cell NAME --emit graph|grad|dot\n";
+    "  inspect    show a stage of compilation: --cell NAME --emit graph|grad|dot|sched|passes|llvm|llvm-opt|asm\n"
+    "  compile    compile a network and report the time of each stage (and the disk cache)\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace cellforge::cli;
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
-      {"demo", run_demo}, {"cells", run_cells}, {"inspect", run_inspect}};
+      {"demo", run_demo}, {"cells", run_cells}, {"inspect", run_inspect}, {"compile", run_compile}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
