@@ -49,8 +49,8 @@ ir::Graph sink_once(const ir::Graph& source, bool* changed) {
     const Dim& offset = n.offset;
     const Dim& length = n.type.rows;
     auto slice_of = [&](NodeId v) {
-      // Operands of length 1 are broadcast: they need no slicing.
-      return g.type(v).rows.is_constant(1) && !length.is_constant(1) ? v : g.slice(v, offset, length);
+      // Operands of length 1 are broadcast: any slice of them is themselves.
+      return g.type(v).rows.is_constant(1) ? v : g.slice(v, offset, length);
     };
     if (a.op == Op::slice) {
       *changed = true;
