@@ -136,8 +136,13 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
         plan.location[id] = sequence(ws, steps, batch, w);
         break;
       case Phase::loop: {
-        bool read_later = false;
-        for (NodeId u : users[id]) read_later = read_later || s.phase[u] == Phase::post;
+        // Read after the loop, directly or through views of it: then it is kept for every step.
+        std::function<bool(NodeId)> read_after_loop = [&](NodeId v) {
+          for (NodeId u : users[v])
+            if (s.phase[u] == Phase::post || (is_view(u) && read_after_loop(u))) return true;
+          return false;
+        };
+        bool read_later = read_after_loop(id);
         plan.location[id] = read_later ? sequence(ws, steps, batch, w) : Location{kWorkspace, ws.allocate(batch * w), w, 0, 0};
         break;
       }
