@@ -5,177 +5,221 @@
 
 namespace cellforge::ir {
 
-namespace {
+struct ReferenceNetwork::Trace {
+  std::vector<std::vector<LeafValues>> leaves;   // [unit][step]: the leaves each step read
+  std::vector<std::vector<Array>> layer_inputs;  // [layer][step]: the layer's input after dropout
+};
 
-std::string single_leaf(const Graph& cell, Op kind, const char* what) {
-  std::vector<NodeId> leaves = cell.leaves(kind);
-  if (leaves.size() != 1)
-    user_error("cell '", cell.name(), "' has ", leaves.size(), " ", what,
-               "s; a layer of a network feeds exactly one input vector to its cell");
-  return cell.node(leaves[0]).name;
-}
+namespace {
 
 void check_array(const Array& a, int64_t rows, int64_t cols, const std::string& what) {
   if (a.rows != rows || a.cols != cols)
     user_error(what, " has shape [", a.rows, ", ", a.cols, "]; expected [", rows, ", ", cols, "]");
 }
 
+int64_t output_length(const Graph& cell, const Bindings& b) {
+  return cell.type(cell.find_output(Role::output, output_name(cell))->node).rows.bind(b);
+}
+
+// Columns [from, from + width) of every row of `a`.
+Array columns(const Array& a, int64_t from, int64_t width) {
+  Array out(a.rows, width);
+  for (int64_t r = 0; r < a.rows; ++r)
+    for (int64_t c = 0; c < width; ++c) out.at(r, c) = a.at(r, from + c);
+  return out;
+}
+
+void multiply(Array& a, const Array& mask) {
+  for (size_t i = 0; i < a.data.size(); ++i) a.data[i] *= mask.data[i];
+}
+
+size_t unit_index(const NetworkSpec& spec, int64_t layer, int64_t direction) {
+  size_t index = 0;
+  for (int64_t l = 0; l < layer; ++l) index += static_cast<size_t>(spec.directions(l));
+  return index + static_cast<size_t>(direction);
+}
+
 }  // namespace
 
-std::string input_name(const Graph& cell) { return single_leaf(cell, Op::input, "input"); }
-
-std::string output_name(const Graph& cell) {
-  for (const Output& o : cell.outputs())
-    if (o.role == Role::output) return o.name;
-  user_error("cell '", cell.name(), "' has no output");
-}
-
-void check_sizes(const Graph& cell, const NetworkSizes& sizes) {
-  auto positive = [](const char* name, int64_t value, const char* fix) {
-    if (value < 1) user_error(name, " must be >= 1, got ", value, "; ", fix);
-  };
-  positive("input size", sizes.input, "pass the number of features of x_t");
-  positive("hidden size", sizes.hidden, "pass the number of hidden units H");
-  positive("batch size", sizes.batch, "run at least one sequence");
-  positive("unroll length", sizes.unroll, "run at least one step");
-  positive("number of layers", sizes.layers, "stack at least one cell");
-  for (const auto& [name, value] : sizes.extra) {
-    if (name == "X" || name == "H")
-      user_error("size '", name, "' is given as an extra size; set it through the input or hidden size instead");
-    if (value < 1) user_error("size '", name, "' must be >= 1, got ", value);
-  }
-  input_name(cell);
-  for (int64_t l = 0; l < sizes.layers; ++l) {
-    Bindings b = layer_bindings(cell, sizes, l);
-    for (NodeId id = 0; id < cell.size(); ++id) {
-      const Type& t = cell.type(id);
-      for (const Dim* d : {&t.rows, &t.cols}) {
-        if (d->is_zero() && d == &t.cols) continue;
-        if (d->bind(b) < 1)
-          user_error("cell '", cell.name(), "' needs [", d->str(), "] = ", d->bind(b), " at layer ", l,
-                     "; every length must be >= 1");
-      }
-    }
-  }
-}
-
-Bindings layer_bindings(const Graph& cell, const NetworkSizes& sizes, int64_t layer) {
-  Bindings b = sizes.extra;
-  b["H"] = sizes.hidden;
-  b["X"] = sizes.input;
-  if (layer > 0) {
-    Bindings below = layer_bindings(cell, sizes, layer - 1);
-    b["X"] = cell.type(cell.find_output(Role::output, output_name(cell))->node).rows.bind(below);
-  }
-  return b;
+ReferenceNetwork::ReferenceNetwork(NetworkSpec spec, std::vector<Graph> backward)
+    : spec_(std::move(spec)), backward_(std::move(backward)) {
+  check_spec(spec_);
+  if (backward_.size() != spec_.layers.size())
+    internal_error("ReferenceNetwork needs one backward graph per layer: got ", backward_.size(), " for ",
+                   spec_.layers.size(), " layers");
 }
 
 ReferenceNetwork::ReferenceNetwork(Graph cell, Graph backward, NetworkSizes sizes)
-    : cell_(std::move(cell)), backward_(std::move(backward)), sizes_(std::move(sizes)) {
-  check_sizes(cell_, sizes_);
+    : ReferenceNetwork(NetworkSpec::stack(cell, sizes),
+                       std::vector<Graph>(static_cast<size_t>(std::max<int64_t>(sizes.layers, 0)), backward)) {}
+
+bool ReferenceNetwork::padded(const CallExtras& extras, int64_t step, int64_t row) const {
+  return spec_.variable_lengths && step >= extras.lengths[static_cast<size_t>(row)];
 }
 
 ReferenceForward ReferenceNetwork::run(const LayerValues& params, const std::vector<Array>& inputs,
-                                       const LayerValues& initial_states,
-                                       std::vector<std::vector<LeafValues>>* trace) const {
-  const auto& s = sizes_;
+                                       const LayerValues& initial_states, const CallExtras& extras,
+                                       Trace* trace) const {
+  const NetworkSizes& s = spec_.sizes;
+  const size_t unit_count = units(spec_).size();
   if (static_cast<int64_t>(inputs.size()) != s.unroll)
     user_error("inputs have ", inputs.size(), " steps; the network is unrolled for ", s.unroll);
-  if (static_cast<int64_t>(params.size()) != s.layers || static_cast<int64_t>(initial_states.size()) != s.layers)
+  if (params.size() != unit_count || initial_states.size() != unit_count)
     user_error("parameters and initial states are given for ", params.size(), " and ", initial_states.size(),
-               " layers; the network has ", s.layers);
-  const std::string x_name = input_name(cell_);
-  const std::string y_name = output_name(cell_);
-  std::vector<Array> layer_inputs = inputs;
-  ReferenceForward result;
-  if (trace) trace->assign(static_cast<size_t>(s.layers), {});
-  for (int64_t l = 0; l < s.layers; ++l) {
-    Bindings b = layer_bindings(cell_, s, l);
-    LeafValues leaves = params[l];
-    LeafValues states = initial_states[l];
-    for (NodeId st : cell_.leaves(Op::state)) {
-      const std::string& name = cell_.node(st).name;
-      auto it = states.find(name);
-      if (it == states.end()) user_error("no initial value for state '", name, "' of layer ", l);
-      check_array(it->second, s.batch, cell_.type(st).rows.bind(b), "initial state '" + name + "' of layer " +
-                                                                        std::to_string(l));
-    }
-    std::vector<Array> outputs;
-    for (int64_t t = 0; t < s.unroll; ++t) {
-      check_array(layer_inputs[t], s.batch, b.at("X"), "input of layer " + std::to_string(l) + " at step " +
-                                                           std::to_string(t));
-      leaves[x_name] = layer_inputs[t];
-      for (const auto& [name, value] : states) leaves[name] = value;
-      if (trace) (*trace)[l].push_back(leaves);
-      auto out = evaluate_outputs(cell_, b, s.batch, leaves);
-      for (auto& [name, value] : states) value = out.at(output_key(Role::next, name));
-      outputs.push_back(out.at(output_key(Role::output, y_name)));
-    }
-    result.final_states.push_back(states);
-    layer_inputs = std::move(outputs);
+               " units; the network has ", unit_count, " (one per layer and direction)");
+  if (spec_.variable_lengths) {
+    if (static_cast<int64_t>(extras.lengths.size()) != s.batch)
+      user_error("lengths are given for ", extras.lengths.size(), " sequences; the batch has ", s.batch);
+    for (size_t r = 0; r < extras.lengths.size(); ++r)
+      if (extras.lengths[r] < 1 || extras.lengths[r] > s.unroll)
+        user_error("sequence ", r, " has length ", extras.lengths[r], "; lengths must be in [1, ", s.unroll, "]");
   }
-  result.outputs = std::move(layer_inputs);
+  if (trace) {
+    trace->leaves.assign(unit_count, std::vector<LeafValues>(static_cast<size_t>(s.unroll)));
+    trace->layer_inputs.assign(spec_.layers.size(), {});
+  }
+  ReferenceForward result;
+  result.final_states.resize(unit_count);
+  std::vector<Array> layer_in = inputs;
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const Graph& cell = spec_.layers[static_cast<size_t>(l)].cell;
+    const Bindings b = layer_bindings(spec_, l);
+    if (l > 0 && spec_.dropout > 0) {
+      const auto& masks = extras.dropout_masks;
+      if (masks.size() <= static_cast<size_t>(l) || static_cast<int64_t>(masks[static_cast<size_t>(l)].size()) != s.unroll)
+        user_error("dropout masks for layer ", l, " are missing; give one [B, X] mask per step");
+      for (int64_t t = 0; t < s.unroll; ++t) {
+        check_array(masks[l][t], s.batch, b.at("X"), "dropout mask of layer " + std::to_string(l));
+        multiply(layer_in[t], masks[l][t]);
+      }
+    }
+    for (int64_t t = 0; t < s.unroll; ++t)
+      check_array(layer_in[t], s.batch, b.at("X"), "input of layer " + std::to_string(l) + " at step " + std::to_string(t));
+    if (trace) trace->layer_inputs[static_cast<size_t>(l)] = layer_in;
+    const std::string x_name = input_name(cell), y_name = output_name(cell);
+    const int64_t y_width = output_length(cell, b);
+    std::vector<Array> layer_out(static_cast<size_t>(s.unroll), Array(s.batch, y_width * spec_.directions(l)));
+    for (int64_t d = 0; d < spec_.directions(l); ++d) {
+      const size_t u = unit_index(spec_, l, d);
+      LeafValues leaves = params[u];
+      LeafValues states = initial_states[u];
+      for (NodeId st : cell.leaves(Op::state)) {
+        const std::string& name = cell.node(st).name;
+        auto it = states.find(name);
+        if (it == states.end()) user_error("no initial value for state '", name, "' of layer ", l);
+        check_array(it->second, s.batch, cell.type(st).rows.bind(b),
+                    "initial state '" + name + "' of layer " + std::to_string(l));
+      }
+      for (int64_t k = 0; k < s.unroll; ++k) {
+        const int64_t t = d == 0 ? k : s.unroll - 1 - k;
+        leaves[x_name] = layer_in[static_cast<size_t>(t)];
+        for (const auto& [name, value] : states) leaves[name] = value;
+        if (trace) trace->leaves[u][static_cast<size_t>(t)] = leaves;
+        auto out = evaluate_outputs(cell, b, s.batch, leaves);
+        for (auto& [name, value] : states) {
+          Array next = out.at(output_key(Role::next, name));
+          for (int64_t r = 0; r < s.batch; ++r)
+            if (padded(extras, t, r))
+              for (int64_t c = 0; c < next.cols; ++c) next.at(r, c) = value.at(r, c);  // padding keeps the state
+          value = std::move(next);
+        }
+        const Array& y = out.at(output_key(Role::output, y_name));
+        for (int64_t r = 0; r < s.batch; ++r)
+          for (int64_t c = 0; c < y_width; ++c)
+            layer_out[static_cast<size_t>(t)].at(r, d * y_width + c) = padded(extras, t, r) ? 0.0 : y.at(r, c);
+      }
+      result.final_states[u] = states;
+    }
+    layer_in = std::move(layer_out);
+  }
+  result.outputs = std::move(layer_in);
   return result;
 }
 
 ReferenceForward ReferenceNetwork::forward(const LayerValues& params, const std::vector<Array>& inputs,
-                                           const LayerValues& initial_states) const {
-  return run(params, inputs, initial_states, nullptr);
+                                           const LayerValues& initial_states, const CallExtras& extras) const {
+  return run(params, inputs, initial_states, extras, nullptr);
 }
 
 ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const std::vector<Array>& inputs,
                                               const LayerValues& initial_states, const std::vector<Array>& d_outputs,
-                                              const LayerValues& d_final_states) const {
-  const auto& s = sizes_;
-  std::vector<std::vector<LeafValues>> trace;
-  run(params, inputs, initial_states, &trace);
+                                              const LayerValues& d_final_states, const CallExtras& extras) const {
+  const NetworkSizes& s = spec_.sizes;
+  Trace trace;
+  run(params, inputs, initial_states, extras, &trace);
+  const size_t unit_count = units(spec_).size();
   if (static_cast<int64_t>(d_outputs.size()) != s.unroll)
     user_error("output gradients have ", d_outputs.size(), " steps; the network is unrolled for ", s.unroll);
-  if (static_cast<int64_t>(d_final_states.size()) != s.layers)
-    user_error("final-state gradients are given for ", d_final_states.size(), " layers; the network has ", s.layers);
-  const std::string x_name = input_name(cell_);
+  if (d_final_states.size() != unit_count)
+    user_error("final-state gradients are given for ", d_final_states.size(), " units; the network has ", unit_count);
   ReferenceGradients grads;
-  grads.params.resize(static_cast<size_t>(s.layers));
-  grads.initial_states.resize(static_cast<size_t>(s.layers));
-  std::vector<Array> d_layer_outputs = d_outputs;
+  grads.params.resize(unit_count);
+  grads.initial_states.resize(unit_count);
+  std::vector<Array> d_out = d_outputs;
+  for (int64_t t = 0; t < s.unroll; ++t)
+    check_array(d_out[static_cast<size_t>(t)], s.batch, layer_output_width(spec_, s.layers - 1),
+                "output gradient at step " + std::to_string(t));
   for (int64_t l = s.layers; l-- > 0;) {
-    Bindings b = layer_bindings(cell_, s, l);
-    LeafValues d_states = d_final_states[l];
-    // Parameter gradients start at zero.
-    for (NodeId p : cell_.leaves(Op::param)) {
-      const Type& t = cell_.type(p);
-      grads.params[l][cell_.node(p).name] =
-          t.is_matrix() ? Array(t.rows.bind(b), t.cols.bind(b)) : Array(1, t.rows.bind(b));
-    }
-    std::vector<Array> d_inputs(static_cast<size_t>(s.unroll), Array(s.batch, b.at("X")));
-    for (int64_t t = s.unroll; t-- > 0;) {
-      LeafValues leaves = trace[l][t];
-      for (NodeId seed : backward_.leaves(Op::seed)) {
-        const Node& n = backward_.node(seed);
-        if (n.seed_role == Role::next && !d_states.count(n.seed_of))
-          user_error("no gradient given for the final state '", n.seed_of, "' of layer ", l,
+    const Graph& cell = spec_.layers[static_cast<size_t>(l)].cell;
+    const Graph& backward = backward_[static_cast<size_t>(l)];
+    const Bindings b = layer_bindings(spec_, l);
+    const std::string x_name = input_name(cell);
+    const int64_t y_width = output_length(cell, b);
+    std::vector<Array> d_in(static_cast<size_t>(s.unroll), Array(s.batch, b.at("X")));
+    for (int64_t d = 0; d < spec_.directions(l); ++d) {
+      const size_t u = unit_index(spec_, l, d);
+      for (NodeId p : cell.leaves(Op::param)) {
+        const Type& t = cell.type(p);
+        grads.params[u][cell.node(p).name] =
+            t.is_matrix() ? Array(t.rows.bind(b), t.cols.bind(b)) : Array(1, t.rows.bind(b));
+      }
+      LeafValues d_states;
+      for (NodeId st : cell.leaves(Op::state)) {
+        const std::string& name = cell.node(st).name;
+        auto it = d_final_states[u].find(name);
+        if (it == d_final_states[u].end())
+          user_error("no gradient given for the final state '", name, "' of layer ", l,
                      "; pass dL/ds_T for every state (zeros if the loss does not read it)");
-        const Array& value = n.seed_role == Role::next ? d_states.at(n.seed_of) : d_layer_outputs[t];
-        leaves[n.name] = value;
+        d_states[name] = it->second;
       }
-      auto out = evaluate_outputs(backward_, b, s.batch, leaves);
-      for (NodeId st : cell_.leaves(Op::state)) {
-        const std::string& name = cell_.node(st).name;
-        auto it = out.find(output_key(Role::grad, name));
-        d_states[name] = it != out.end() ? it->second : Array(s.batch, cell_.type(st).rows.bind(b));
+      for (int64_t k = s.unroll; k-- > 0;) {
+        const int64_t t = d == 0 ? k : s.unroll - 1 - k;
+        LeafValues leaves = trace.leaves[u][static_cast<size_t>(t)];
+        const Array dy = columns(d_out[static_cast<size_t>(t)], d * y_width, y_width);
+        for (NodeId seed : backward.leaves(Op::seed)) {
+          const Node& n = backward.node(seed);
+          Array value = n.seed_role == Role::next ? d_states.at(n.seed_of) : dy;
+          for (int64_t r = 0; r < s.batch; ++r)  // a padded row's results do not depend on it
+            if (padded(extras, t, r))
+              for (int64_t c = 0; c < value.cols; ++c) value.at(r, c) = 0;
+          leaves[n.name] = std::move(value);
+        }
+        auto out = evaluate_outputs(backward, b, s.batch, leaves);
+        for (NodeId st : cell.leaves(Op::state)) {
+          const std::string& name = cell.node(st).name;
+          auto it = out.find(output_key(Role::grad, name));
+          Array next = it != out.end() ? it->second : Array(s.batch, cell.type(st).rows.bind(b));
+          for (int64_t r = 0; r < s.batch; ++r)  // padding passes the state's gradient through
+            if (padded(extras, t, r))
+              for (int64_t c = 0; c < next.cols; ++c) next.at(r, c) = d_states[name].at(r, c);
+          d_states[name] = std::move(next);
+        }
+        auto dx = out.find(output_key(Role::grad, x_name));
+        if (dx != out.end())
+          for (size_t i = 0; i < dx->second.data.size(); ++i) d_in[static_cast<size_t>(t)].data[i] += dx->second.data[i];
+        for (auto& [name, total] : grads.params[u]) {
+          auto g = out.find(output_key(Role::grad, name));
+          if (g == out.end()) continue;
+          for (size_t i = 0; i < total.data.size(); ++i) total.data[i] += g->second.data[i];
+        }
       }
-      auto dx = out.find(output_key(Role::grad, x_name));
-      if (dx != out.end()) d_inputs[t] = dx->second;
-      for (auto& [name, total] : grads.params[l]) {
-        auto g = out.find(output_key(Role::grad, name));
-        if (g == out.end()) continue;
-        for (size_t i = 0; i < total.data.size(); ++i) total.data[i] += g->second.data[i];
-      }
+      grads.initial_states[u] = d_states;
     }
-    grads.initial_states[l] = d_states;
-    d_layer_outputs = std::move(d_inputs);
+    if (l > 0 && spec_.dropout > 0)
+      for (int64_t t = 0; t < s.unroll; ++t) multiply(d_in[static_cast<size_t>(t)], extras.dropout_masks[l][t]);
+    d_out = std::move(d_in);
   }
-  grads.inputs = std::move(d_layer_outputs);
+  grads.inputs = std::move(d_out);
   return grads;
 }
 

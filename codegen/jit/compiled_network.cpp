@@ -37,7 +37,9 @@ namespace {
 
 std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   std::ostringstream key;
-  key << "cellforge " << CELLFORGE_CODEGEN_VERSION << "\n" << ir::print(plan.cell) << "input " << plan.sizes.input
+  key << "cellforge " << CELLFORGE_CODEGEN_VERSION << "\n";
+  for (const ir::LayerSpec& layer : plan.spec.layers) key << ir::print(layer.cell) << layer.bidirectional << "\n";
+  key << "lengths " << plan.spec.variable_lengths << " dropout " << (plan.spec.dropout > 0) << " input " << plan.sizes.input
       << " hidden " << plan.sizes.hidden << " batch " << plan.sizes.batch << " unroll " << plan.sizes.unroll
       << " layers " << plan.sizes.layers;
   for (const auto& [name, value] : plan.sizes.extra) key << " " << name << "=" << value;
@@ -55,31 +57,68 @@ void check_buffer(const char* what, size_t actual, int64_t expected, const void*
 
 void check_states(const char* what, size_t count, const NetworkPlan& plan) {
   if (count != plan.states.size())
-    user_error(what, ": got ", count, " buffers; the cell '", plan.cell.name(), "' has ", plan.states.size(),
-               " states (", [&] {
+    user_error(what, ": got ", count, " buffers; the network's cells have ", plan.states.size(), " states (", [&] {
                  std::string names;
                  for (const auto& s : plan.states) names += (names.empty() ? "" : ", ") + s.name;
                  return names;
                }(), ")");
 }
 
-int64_t state_floats_of(const NetworkPlan& plan, size_t k) {
-  int64_t total = 0;
-  for (int64_t w : plan.states[k].width) total += plan.sizes.batch * w;
-  return total;
+int64_t state_floats_of(const NetworkPlan& plan, size_t k) { return plan.states[k].floats; }
+
+// splitmix64: a counter-based generator, so each mask value depends only on (seed, layer, index).
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Fills the inputs of a call the generated code reads from the workspace: the step mask of each
+// sequence's length, and the dropout masks.
+void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptions& call) {
+  const auto& s = plan.sizes;
+  if (plan.spec.variable_lengths) {
+    if (static_cast<int64_t>(call.lengths.size()) != s.batch)
+      user_error("lengths: got ", call.lengths.size(), " sequence lengths; the batch has ", s.batch,
+                 " sequences (the network was compiled for variable lengths)");
+    for (size_t r = 0; r < call.lengths.size(); ++r)
+      if (call.lengths[r] < 1 || call.lengths[r] > s.unroll)
+        user_error("sequence ", r, " has length ", call.lengths[r], "; lengths must be in [1, ", s.unroll, "]");
+    float* mask = workspace + plan.step_mask.offset;
+    for (int64_t t = 0; t < s.unroll; ++t)
+      for (int64_t r = 0; r < s.batch; ++r) mask[t * s.batch + r] = t < call.lengths[static_cast<size_t>(r)] ? 1.0f : 0.0f;
+  } else if (!call.lengths.empty()) {
+    user_error("lengths given, but the network was compiled without variable lengths (set NetworkSpec::variable_lengths)");
+  }
+  const double p = plan.spec.dropout;
+  for (size_t l = 0; l < plan.dropout_masks.size(); ++l) {
+    const llvm_backend::Location& where = plan.dropout_masks[l];
+    if (!where.valid()) continue;
+    const int64_t n = s.unroll * s.batch * where.row_stride;
+    float* mask = workspace + where.offset;
+    const float keep = static_cast<float>(1.0 / (1.0 - p));
+    for (int64_t i = 0; i < n; ++i) {
+      if (!call.training) {
+        mask[i] = 1.0f;
+        continue;
+      }
+      const uint64_t bits = mix(mix(call.dropout_seed) ^ mix(static_cast<uint64_t>(l) << 40 ^ static_cast<uint64_t>(i)));
+      const double u = static_cast<double>(bits >> 11) * 0x1.0p-53;
+      mask[i] = u < p ? 0.0f : keep;
+    }
+  }
 }
 
 // Strict mode: the first non-finite value of a [T][B][width] buffer, reported by position.
-void check_finite(const char* what, std::span<const float> data, int64_t batch, int64_t width, bool by_step) {
+void check_finite(const char* what, std::span<const float> data, int64_t batch, int64_t width) {
   for (size_t i = 0; i < data.size(); ++i) {
     if (std::isfinite(data[i])) continue;
     const int64_t per_step = batch * width;
     const int64_t step = static_cast<int64_t>(i) / per_step, row = static_cast<int64_t>(i) % per_step / width,
                   feature = static_cast<int64_t>(i) % width;
-    const char* kind = std::isnan(data[i]) ? "NaN" : "Inf";
-    if (by_step)
-      user_error("non-finite value (", kind, ") in ", what, " at step ", step, ", batch row ", row, ", feature ", feature);
-    user_error("non-finite value (", kind, ") in ", what, " at layer ", step, ", batch row ", row, ", feature ", feature);
+    user_error("non-finite value (", std::isnan(data[i]) ? "NaN" : "Inf", ") in ", what, " at step ", step,
+               ", batch row ", row, ", feature ", feature);
   }
 }
 
@@ -91,10 +130,15 @@ CompiledNetwork& CompiledNetwork::operator=(CompiledNetwork&&) noexcept = defaul
 CompiledNetwork::~CompiledNetwork() = default;
 
 CompiledNetwork CompiledNetwork::compile(const ir::Graph& cell, const ir::NetworkSizes& sizes, const NetworkOptions& options) {
+  return compile(ir::NetworkSpec::stack(cell, sizes), options);
+}
+
+CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const NetworkOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->plan = llvm_backend::plan_network(cell, sizes, options.passes);
-  for (const auto& p : impl->plan.params) impl->parameters.push_back({p.layer, p.name, p.rows, p.cols, p.offset});
+  impl->plan = llvm_backend::plan_network(spec, options.passes);
+  for (const auto& p : impl->plan.params)
+    impl->parameters.push_back({p.layer, p.direction, p.name, p.rows, p.cols, p.offset});
   const NetworkPlan& plan = impl->plan;
   jit::CompileOptions compile_options;
   compile_options.opt_level = options.opt_level;
@@ -117,6 +161,8 @@ CompiledNetwork CompiledNetwork::compile(const ir::Graph& cell, const ir::Networ
 
 const ir::NetworkSizes& CompiledNetwork::sizes() const { return impl_->plan.sizes; }
 const ir::Graph& CompiledNetwork::cell() const { return impl_->plan.cell; }
+const ir::NetworkSpec& CompiledNetwork::spec() const { return impl_->plan.spec; }
+std::vector<ir::Unit> CompiledNetwork::units() const { return impl_->plan.units; }
 const std::vector<ParameterInfo>& CompiledNetwork::parameters() const { return impl_->parameters; }
 int64_t CompiledNetwork::parameter_floats() const { return impl_->plan.param_floats; }
 int64_t CompiledNetwork::input_width() const { return impl_->plan.input_width; }
@@ -130,12 +176,12 @@ std::vector<std::string> CompiledNetwork::state_names() const {
   for (const auto& s : impl_->plan.states) names.push_back(s.name);
   return names;
 }
-int64_t CompiledNetwork::state_width(size_t state, int64_t layer) const { return impl_->plan.states.at(state).width.at(layer); }
+int64_t CompiledNetwork::state_width(size_t state, size_t unit) const { return impl_->plan.states.at(state).width.at(unit); }
 int64_t CompiledNetwork::state_floats(size_t state) const { return state_floats_of(impl_->plan, state); }
 
 void CompiledNetwork::forward(std::span<const float> params, std::span<const float> x,
                               const std::vector<std::span<const float>>& initial_states, std::span<float> y,
-                              const std::vector<std::span<float>>& final_states) {
+                              const std::vector<std::span<float>>& final_states, const CallOptions& call) {
   const NetworkPlan& plan = impl_->plan;
   const auto& s = plan.sizes;
   check_buffer("params", params.size(), plan.param_floats, params.data());
@@ -153,10 +199,20 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
     slots[llvm_backend::final_state_slot(static_cast<int>(k))] = final_states[k].data();
   }
   if (impl_->options.strict) {
-    check_finite("x", x, s.batch, plan.input_width, true);
+    check_finite("x", x, s.batch, plan.input_width);
     for (size_t k = 0; k < plan.states.size(); ++k)
-      check_finite(("initial state '" + plan.states[k].name + "'").c_str(), initial_states[k], s.batch,
-                   plan.states[k].width[0], false);
+      for (size_t u = 0; u < plan.units.size(); ++u) {
+        const int64_t w = plan.states[k].width[u];
+        if (!w) continue;
+        std::span<const float> part = initial_states[k].subspan(static_cast<size_t>(plan.states[k].offset[u]),
+                                                                static_cast<size_t>(s.batch * w));
+        for (size_t i = 0; i < part.size(); ++i)
+          if (!std::isfinite(part[i]))
+            user_error("non-finite value (", std::isnan(part[i]) ? "NaN" : "Inf", ") in initial state '",
+                       plan.states[k].name, "' at layer ", plan.units[u].layer,
+                       plan.units[u].direction ? " (backward direction)" : "", ", batch row ",
+                       i / static_cast<size_t>(w), ", feature ", i % static_cast<size_t>(w));
+      }
     for (const auto& p : impl_->parameters)
       for (int64_t i = 0; i < p.size(); ++i)
         if (!std::isfinite(params[static_cast<size_t>(p.offset + i)]))
@@ -166,6 +222,7 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   slots[llvm_backend::kOutput] = y.data();
   slots[llvm_backend::kParams] = const_cast<float*>(params.data());
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
+  fill_call_inputs(plan, impl_->workspace.get(), call);
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
   impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });
@@ -194,7 +251,7 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
     slots[llvm_backend::d_final_state_slot(static_cast<int>(k))] = const_cast<float*>(d_final_states[k].data());
     slots[llvm_backend::d_initial_state_slot(static_cast<int>(k))] = d_initial_states[k].data();
   }
-  if (impl_->options.strict) check_finite("dy", dy, s.batch, plan.output_width, true);
+  if (impl_->options.strict) check_finite("dy", dy, s.batch, plan.output_width);
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
   slots[llvm_backend::kParams] = const_cast<float*>(params.data());
   slots[llvm_backend::kGrads] = dparams.data();

@@ -1,6 +1,6 @@
-// The public face of the compiler: a cell compiled for given sizes into machine code for the whole
-// network — L stacked copies of the cell over T steps for B sequences — with a forward call and a
-// backward (BPTT) call. No LLVM type appears here.
+// The public face of the compiler: a network of cells (codegen/ir/network_spec.hpp: L stacked
+// layers, one or two directions each, over T steps for B sequences) compiled into machine code with
+// a forward call and a backward (BPTT) call. No LLVM type appears here.
 //
 //   ir::Graph cell = zoo::find("lstm").build();
 //   CompiledNetwork net = CompiledNetwork::compile(cell, {.input = 65, .hidden = 128, .batch = 50,
@@ -13,8 +13,9 @@
 //                    and offset; matrices are [rows, cols] row-major (PyTorch's layout)
 //   x, dx            [T][B][X]
 //   y, dy            [T][B][Y]   (Y = the top layer's output length, output_width())
-//   states           one buffer per state of the cell, in state_names() order, each [L][B][S]
-//                    (S = the state's length, which may differ per layer)
+//   states           one buffer per state name, in state_names() order, holding every unit
+//                    (layer and direction) whose cell has that state, in unit order, each [B][S]:
+//                    for a stack of one cell that is [L*D][B][S], PyTorch's layout of h0 and c0
 // backward() must follow a forward() of the same params and x: it reuses what the forward pass
 // stored. Every buffer's size and alignment is checked; a wrong one raises UserError naming it.
 #pragma once
@@ -49,6 +50,7 @@ struct NetworkOptions {
 
 struct ParameterInfo {
   int64_t layer;
+  int64_t direction;  // 1: the backward-in-time copy of a bidirectional layer
   std::string name;
   int64_t rows;
   int64_t cols;    // 0 for a vector
@@ -56,21 +58,33 @@ struct ParameterInfo {
   int64_t size() const { return cols ? rows * cols : rows; }
 };
 
+/// What changes from call to call besides the buffers.
+struct CallOptions {
+  std::span<const int64_t> lengths;  // variable lengths: each sequence's length, in [1, T]
+  bool training = true;              // dropout on (masks drawn from dropout_seed) or off
+  uint64_t dropout_seed = 0;         // the same seed gives the same masks, whatever the thread count
+};
+
 class CompiledNetwork {
  public:
+  static CompiledNetwork compile(const ir::NetworkSpec& spec, const NetworkOptions& options = {});
+  /// sizes.layers copies of `cell`.
   static CompiledNetwork compile(const ir::Graph& cell, const ir::NetworkSizes& sizes, const NetworkOptions& options = {});
   CompiledNetwork(CompiledNetwork&&) noexcept;
   CompiledNetwork& operator=(CompiledNetwork&&) noexcept;
   ~CompiledNetwork();
 
   const ir::NetworkSizes& sizes() const;
-  const ir::Graph& cell() const;
+  const ir::NetworkSpec& spec() const;
+  const ir::Graph& cell() const;  // layer 0's
   const std::vector<ParameterInfo>& parameters() const;
   int64_t parameter_floats() const;
   std::vector<std::string> state_names() const;
-  /// The length of state `state` at layer `layer`.
-  int64_t state_width(size_t state, int64_t layer) const;
-  /// Floats in one state buffer [L][B][S].
+  /// The (layer, direction) pairs, in the order the state buffers and parameters list them.
+  std::vector<ir::Unit> units() const;
+  /// The length of state `state` in unit `unit` (0 if that unit's cell has no such state).
+  int64_t state_width(size_t state, size_t unit) const;
+  /// Floats in one state buffer.
   int64_t state_floats(size_t state) const;
   int64_t input_width() const;
   int64_t output_width() const;
@@ -84,7 +98,7 @@ class CompiledNetwork {
   /// Runs the network, keeping what backward() needs.
   void forward(std::span<const float> params, std::span<const float> x,
                const std::vector<std::span<const float>>& initial_states, std::span<float> y,
-               const std::vector<std::span<float>>& final_states);
+               const std::vector<std::span<float>>& final_states, const CallOptions& call = {});
 
   /// BPTT: the gradients of L = <dy, y> + sum_s <d_final_states[s], s_T>.
   void backward(std::span<const float> params, std::span<const float> x, std::span<const float> dy,

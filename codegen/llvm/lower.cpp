@@ -129,7 +129,11 @@ std::unique_ptr<llvm::Module> lower_network(const NetworkPlan& plan, llvm::LLVMC
   l.begin_function("cf_backward");
   for (const Zeroing& z : plan.backward_zero_first) l.zero_rows(z.where, z.rows, z.width);
   emit_copies(l, plan.backward_prologue);
-  for (auto scan = plan.backward.rbegin(); scan != plan.backward.rend(); ++scan) emit_scan(l, *scan);
+  // Layers top to bottom; within a layer the forward unit first: the backward-in-time unit adds
+  // its gradient of the layer's input to the one the forward unit wrote.
+  for (int64_t layer = plan.sizes.layers; layer-- > 0;)
+    for (const ScanPlan& scan : plan.backward)
+      if (scan.layer == layer) emit_scan(l, scan);
   emit_copies(l, plan.backward_epilogue);
   l.end_function();
   return module;

@@ -1,5 +1,6 @@
 // The storage plan of a compiled network; see network_plan.hpp.
 #include "codegen/llvm/network_plan.hpp"
+#include "codegen/llvm/scan_planning.hpp"
 
 #include <cmath>
 #include <algorithm>
@@ -22,27 +23,18 @@ int final_state_slot(int state) { return kFirstStateSlot + 4 * state + 1; }
 int d_final_state_slot(int state) { return kFirstStateSlot + 4 * state + 2; }
 int d_initial_state_slot(int state) { return kFirstStateSlot + 4 * state + 3; }
 
-namespace {
 
-constexpr int64_t kAlign = 16;  // floats: 64 bytes
-int64_t aligned(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-class Workspace {
- public:
-  int64_t allocate(int64_t floats) {
-    int64_t offset = size_;
-    size_ += aligned(std::max<int64_t>(floats, 1));
-    return offset;
-  }
-  int64_t size() const { return size_; }
-
- private:
-  int64_t size_ = 0;
-};
+int64_t Workspace::allocate(int64_t floats) {
+  int64_t offset = size_;
+  size_ += aligned(std::max<int64_t>(floats, 1));
+  return offset;
+}
 
 Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width) {
   return {kWorkspace, ws.allocate(steps * batch * width), width, batch * width, 0};
 }
+
+namespace {
 
 // The value of a folded node (a constant expression of sizes).
 double fold(const ir::Graph& g, NodeId id, const std::vector<double>& values, const std::vector<int64_t>& width) {
@@ -69,10 +61,7 @@ double fold(const ir::Graph& g, NodeId id, const std::vector<double>& values, co
   }
 }
 
-struct ScanBuffers {
-  std::function<Location(const Node&)> leaf;
-  std::function<Location(const ir::Output&)> result;
-};
+}  // namespace
 
 ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, const ir::Bindings& bindings,
                    int64_t steps, int64_t batch, const ScanBuffers& buffers, Workspace& ws) {
@@ -106,7 +95,12 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   };
   std::vector<std::pair<NodeId, Location>> pending_copies;
   for (const ir::Output& o : g.outputs()) {
-    Location to = buffers.result(o);
+    const ResultTarget target = buffers.result(o);
+    const Location to = target.where;
+    if (target.add) {  // added into a buffer another unit writes first (a bidirectional layer's dx)
+      plan.copies.push_back({o.node, to, true});
+      continue;
+    }
     // A parameter's gradient computed inside the loop is one step's share: it is added up.
     if (o.role == ir::Role::grad && g.type(o.node).shared && s.phase[o.node] == Phase::loop && !s.accumulate[o.node]) {
       plan.copies.push_back({o.node, to, true});
@@ -214,169 +208,5 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   return plan;
 }
 
-}  // namespace
-
-NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, const passes::PassOptions& options) {
-  ir::check_sizes(cell, sizes);
-  NetworkPlan p;
-  p.cell = cell;
-  p.sizes = sizes;
-  p.schedule = passes::schedule_layer(cell, options);
-  const int64_t T = sizes.unroll, B = sizes.batch, L = sizes.layers;
-  const std::string x_name = ir::input_name(cell), y_name = ir::output_name(cell);
-  const NodeId y_node = cell.find_output(Role::output, y_name)->node;
-
-  std::vector<ir::Bindings> bindings;
-  for (int64_t l = 0; l < L; ++l) bindings.push_back(ir::layer_bindings(cell, sizes, l));
-  for (int64_t l = 0; l < L; ++l)
-    for (NodeId leaf : cell.leaves(Op::param)) {
-      const ir::Type& t = cell.type(leaf);
-      ParamInfo info{l, cell.node(leaf).name, t.rows.bind(bindings[l]), t.is_matrix() ? t.cols.bind(bindings[l]) : 0, 0};
-      info.offset = p.param_floats;
-      p.param_floats += aligned(info.size());
-      p.params.push_back(info);
-    }
-  auto param_offset = [&](int64_t layer, const std::string& name) {
-    for (const ParamInfo& info : p.params)
-      if (info.layer == layer && info.name == name) return info;
-    internal_error("no parameter '", name, "' in layer ", layer);
-  };
-  for (NodeId leaf : cell.leaves(Op::state)) {
-    StateInfo info{cell.node(leaf).name, {}};
-    for (int64_t l = 0; l < L; ++l) info.width.push_back(cell.type(leaf).rows.bind(bindings[l]));
-    p.states.push_back(info);
-  }
-  auto state_index = [&](const std::string& name) {
-    for (size_t k = 0; k < p.states.size(); ++k)
-      if (p.states[k].name == name) return static_cast<int>(k);
-    internal_error("no state '", name, "'");
-  };
-  // Offset of layer l in the caller's [L][B][S] state buffers.
-  auto state_offset = [&](int k, int64_t l) {
-    int64_t offset = 0;
-    for (int64_t m = 0; m < l; ++m) offset += B * p.states[k].width[m];
-    return offset;
-  };
-  p.input_width = sizes.input;
-  p.output_width = cell.type(y_node).rows.bind(bindings[L - 1]);
-
-  Workspace ws;
-  std::vector<std::vector<Location>> history(L), d_history(L);
-  std::vector<Location> layer_input(L), layer_output(L), d_layer_input(L), d_layer_output(L);
-  for (int64_t l = 0; l < L; ++l)
-    for (size_t k = 0; k < p.states.size(); ++k) {
-      history[l].push_back(sequence(ws, T + 1, B, p.states[k].width[l]));
-      d_history[l].push_back(sequence(ws, T + 1, B, p.states[k].width[l]));
-    }
-  auto shifted_in_time = [](Location l, int64_t by) {
-    l.time_offset += by;
-    return l;
-  };
-  for (int64_t l = 0; l < L; ++l) {
-    const int64_t x_width = bindings[l].at("X"), y_width = cell.type(y_node).rows.bind(bindings[l]);
-    layer_input[l] = l == 0 ? Location{kInput, 0, x_width, B * x_width, 0} : layer_output[l - 1];
-    d_layer_input[l] = l == 0 ? Location{kDInput, 0, x_width, B * x_width, 0} : sequence(ws, T, B, x_width);
-    if (l == L - 1) {
-      layer_output[l] = {kOutput, 0, y_width, B * y_width, 0};
-    } else {
-      // A layer whose output is one of its states reads the state history instead of a copy.
-      layer_output[l] = {};
-      for (const ir::Output& o : cell.outputs())
-        if (o.role == Role::next && o.node == y_node && !layer_output[l].valid())
-          layer_output[l] = shifted_in_time(history[l][state_index(o.name)], 1);
-      if (!layer_output[l].valid()) layer_output[l] = sequence(ws, T, B, y_width);
-    }
-  }
-  for (int64_t l = 0; l < L; ++l)
-    d_layer_output[l] = l == L - 1 ? Location{kDOutput, 0, p.output_width, B * p.output_width, 0} : d_layer_input[l + 1];
-
-  // Saved values: one sequence per `save` result of the forward schedule.
-  std::vector<std::map<std::string, Location>> saved(L);
-  for (int64_t l = 0; l < L; ++l)
-    for (const ir::Output& o : p.schedule.forward.graph.outputs())
-      if (o.role == Role::save)
-        saved[l][o.name] = sequence(ws, T, B, p.schedule.forward.graph.type(o.node).rows.bind(bindings[l]));
-
-  auto param_location = [&](int64_t l, const std::string& name, int slot) {
-    ParamInfo info = param_offset(l, name);
-    return Location{slot, info.offset, info.cols ? info.cols : info.rows, 0, 0};
-  };
-  for (int64_t l = 0; l < L; ++l) {
-    ScanBuffers fwd;
-    fwd.leaf = [&, l](const Node& leaf) -> Location {
-      switch (leaf.op) {
-        case Op::input: return layer_input[l];
-        case Op::state: return history[l][state_index(leaf.name)];
-        case Op::param: return param_location(l, leaf.name, kParams);
-        default: internal_error("forward leaf ", ir::op_name(leaf.op));
-      }
-    };
-    fwd.result = [&, l](const ir::Output& o) -> Location {
-      switch (o.role) {
-        case Role::next: return shifted_in_time(history[l][state_index(o.name)], 1);
-        case Role::output: return layer_output[l];
-        case Role::save: return saved[l].at(o.name);
-        default: internal_error("forward result ", ir::role_name(o.role));
-      }
-    };
-    p.forward.push_back(plan_scan(p.schedule.forward, l, false, bindings[l], T, B, fwd, ws));
-  }
-  for (int64_t l = 0; l < L; ++l) {
-    ScanBuffers bwd;
-    bwd.leaf = [&, l](const Node& leaf) -> Location {
-      switch (leaf.op) {
-        case Op::input: return layer_input[l];
-        case Op::state: return history[l][state_index(leaf.name)];
-        case Op::param: return param_location(l, leaf.name, kParams);
-        case Op::saved: return saved[l].at(leaf.name);
-        case Op::seed:
-          return leaf.seed_role == Role::next ? shifted_in_time(d_history[l][state_index(leaf.seed_of)], 1)
-                                              : d_layer_output[l];
-        default: internal_error("backward leaf ", ir::op_name(leaf.op));
-      }
-    };
-    bwd.result = [&, l](const ir::Output& o) -> Location {
-      if (o.role != Role::grad) internal_error("backward result ", ir::role_name(o.role));
-      if (o.name == x_name) return d_layer_input[l];
-      for (size_t k = 0; k < p.states.size(); ++k)
-        if (p.states[k].name == o.name) return d_history[l][k];
-      return param_location(l, o.name, kGrads);
-    };
-    ScanPlan scan = plan_scan(p.schedule.backward, l, true, bindings[l], T, B, bwd, ws);
-    // Gradients no result writes are zero.
-    const ir::Graph& bg = p.schedule.backward.graph;
-    if (!bg.find_output(Role::grad, x_name))
-      scan.zero_first.push_back({d_layer_input[l], T * B, bindings[l].at("X")});
-    for (size_t k = 0; k < p.states.size(); ++k)
-      if (!bg.find_output(Role::grad, p.states[k].name))
-        scan.zero_first.push_back({d_history[l][k], T * B, p.states[k].width[l]});
-    for (NodeId leaf : cell.leaves(Op::param))
-      if (!bg.find_output(Role::grad, cell.node(leaf).name)) {
-        ParamInfo info = param_offset(l, cell.node(leaf).name);
-        p.backward_zero_first.push_back({Location{kGrads, info.offset, info.size(), 0, 0}, 1, info.size()});
-      }
-    p.backward.push_back(std::move(scan));
-  }
-  for (int64_t l = 0; l < L; ++l)
-    for (size_t k = 0; k < p.states.size(); ++k) {
-      const int64_t S = p.states[k].width[l];
-      const int kk = static_cast<int>(k);
-      Location caller_initial{initial_state_slot(kk), state_offset(kk, l), S, 0, 0};
-      Location caller_final{final_state_slot(kk), state_offset(kk, l), S, 0, 0};
-      Location caller_d_final{d_final_state_slot(kk), state_offset(kk, l), S, 0, 0};
-      Location caller_d_initial{d_initial_state_slot(kk), state_offset(kk, l), S, 0, 0};
-      Location h = history[l][k], dh = d_history[l][k];
-      p.forward_prologue.push_back({caller_initial, h, B, S});
-      p.forward_epilogue.push_back({shifted_in_time(h, T), caller_final, B, S});
-      p.backward_prologue.push_back({caller_d_final, shifted_in_time(dh, T), B, S});
-      p.backward_epilogue.push_back({dh, caller_d_initial, B, S});
-    }
-  p.workspace_floats = ws.size();
-  for (const auto* scans : {&p.forward, &p.backward})
-    for (const ScanPlan& scan : *scans)
-      for (const ProductPlan& product : scan.products)
-        p.scratch_floats_per_thread = std::max(p.scratch_floats_per_thread, aligned(gemm_scratch_floats(product.spec)));
-  return p;
-}
 
 }  // namespace cellforge::llvm_backend

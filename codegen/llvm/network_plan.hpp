@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "codegen/ir/reference_network.hpp"
+#include "codegen/ir/network_spec.hpp"
 #include "codegen/llvm/gemm_spec.hpp"
 #include "codegen/passes/schedule.hpp"
 
@@ -82,10 +82,13 @@ struct ProductPlan {
   Location packed;  // valid when B is prepacked
 };
 
-/// The plan of one layer's forward or backward scan.
+/// The plan of one unit's forward or backward scan.
 struct ScanPlan {
   int64_t layer = 0;
-  bool reverse = false;
+  int64_t direction = 0;     // of the unit: 0 forward in time, 1 backward in time
+  int schedule = 0;          // index into NetworkPlan::schedules
+  bool backward_pass = false;
+  bool reverse = false;      // the time loop runs from the last step
   ir::Bindings bindings;
   std::vector<Location> location;    // per node; invalid = lives in registers, or folded
   std::vector<double> folded_value;  // per node, for folded nodes
@@ -103,6 +106,7 @@ struct ScanPlan {
 
 struct ParamInfo {
   int64_t layer;
+  int64_t direction;  // 1: the backward-in-time copy of a bidirectional layer
   std::string name;
   int64_t rows;
   int64_t cols;    // 0 for a vector
@@ -110,9 +114,14 @@ struct ParamInfo {
   int64_t size() const { return cols ? rows * cols : rows; }
 };
 
+/// A state name and its place in the caller's buffer for it: the units whose cell has the state,
+/// one after the other in unit order, each [B][width] (for a stack of one cell: [L*D][B][S], as
+/// PyTorch lays out h0 and c0).
 struct StateInfo {
   std::string name;
-  std::vector<int64_t> width;  // per layer
+  std::vector<int64_t> width;   // per unit; 0 if the unit's cell has no such state
+  std::vector<int64_t> offset;  // per unit: floats from the start of the caller's buffer
+  int64_t floats = 0;           // size of the caller's buffer
 };
 
 /// Copies between the caller's state buffers and the histories, at the start or end of a call.
@@ -124,15 +133,20 @@ struct StateCopy {
 };
 
 struct NetworkPlan {
-  ir::Graph cell;
+  ir::NetworkSpec spec;
+  ir::Graph cell;                  // layer 0's cell as given
   ir::NetworkSizes sizes;
-  passes::LayerSchedule schedule;  // the same for every layer
+  std::vector<passes::LayerSchedule> schedules;  // one per distinct (transformed) layer cell
+  std::vector<int> layer_schedule;               // per layer: its index into schedules
+  std::vector<ir::Unit> units;
   std::vector<ParamInfo> params;
   int64_t param_floats = 0;
   std::vector<StateInfo> states;
   int64_t input_width = 0;   // X
   int64_t output_width = 0;  // Y of the top layer
-  std::vector<ScanPlan> forward, backward;  // per layer
+  std::vector<ScanPlan> forward, backward;  // per unit
+  Location step_mask;                       // variable lengths: [T][B][1], filled per call
+  std::vector<Location> dropout_masks;      // dropout: per layer (invalid for layer 0): [T][B][X], per call
   std::vector<StateCopy> forward_prologue, forward_epilogue, backward_prologue, backward_epilogue;
   std::vector<Zeroing> backward_zero_first;  // gradients of parameters no result reaches
   /// Floats of the workspace before the per-thread GEMM scratch; thread i's scratch starts at
@@ -143,11 +157,16 @@ struct NetworkPlan {
   int64_t workspace_floats_for(int threads) const { return workspace_floats + threads * scratch_floats_per_thread; }
 
   const passes::ScanSchedule& schedule_of(const ScanPlan& scan) const {
-    return scan.reverse ? schedule.backward : schedule.forward;
+    const passes::LayerSchedule& s = schedules.at(static_cast<size_t>(scan.schedule));
+    return scan.backward_pass ? s.backward : s.forward;
   }
+  /// The first schedule (layer 0's), for inspection.
+  const passes::LayerSchedule& schedule() const { return schedules.at(0); }
 };
 
-/// Plans a network of `sizes.layers` copies of `cell`. Throws UserError for bad sizes.
+/// Plans a network. Throws UserError for a bad spec.
+NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options);
+/// Plans a network of `sizes.layers` copies of `cell`.
 NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, const passes::PassOptions& options);
 
 }  // namespace cellforge::llvm_backend

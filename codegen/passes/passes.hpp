@@ -9,6 +9,12 @@
 
 namespace cellforge::passes {
 
+/// Adds the step mask input and makes padded steps change nothing (see mask_padded_steps.cpp).
+ir::Graph mask_padded_steps(const ir::Graph& cell);
+
+/// Multiplies the cell's input by a dropout mask input (see drop_layer_input.cpp).
+ir::Graph drop_layer_input(const ir::Graph& cell);
+
 /// Algebraic clean-up: x*1, x+0, x-0, x/1, -(-x), constant arithmetic; no change of types.
 ir::Graph simplify(const ir::Graph& graph);
 

@@ -93,7 +93,7 @@ TEST_CASE("errors: buffers of the wrong size are named with the expected and act
   // One state buffer too few, and one of the wrong size.
   std::vector<std::span<const float>> one_state = {b.states[0]};
   CHECK_THROWS_WITH(net.forward(b.params, b.x, one_state, b.y, b.out(b.finals)),
-                    "initial_states: got 1 buffers; the cell 'lstm' has 2 states (h, c)");
+                    "initial_states: got 1 buffers; the network's cells have 2 states (h, c)");
   std::vector<float> small_c(b.states[1].size() - 1, 0.0f);
   std::vector<std::span<const float>> bad_c = {b.states[0], small_c};
   CHECK_THROWS_WITH(net.forward(b.params, b.x, bad_c, b.y, b.out(b.finals)),

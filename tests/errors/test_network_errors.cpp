@@ -172,7 +172,8 @@ TEST_CASE("errors: reference network forward: wrong inputs, steps, layers, initi
     Values v = good_values(cell, sizes);
     v.params.pop_back();
     CHECK_THROWS_WITH(net.forward(v.params, v.inputs, v.states),
-                      "parameters and initial states are given for 1 and 2 layers; the network has 2");
+                      "parameters and initial states are given for 1 and 2 units; the network has 2 (one per layer and "
+                    "direction)");
   }
   SECTION("a missing or misshapen parameter") {
     Values v = good_values(cell, sizes);
@@ -196,10 +197,10 @@ TEST_CASE("errors: reference network backward: wrong output gradients and final-
                     "output gradients have 1 steps; the network is unrolled for 2");
   ir::LayerValues one_layer = {v.states[0]};
   CHECK_THROWS_WITH(net.backward(v.params, v.inputs, v.states, v.d_outputs, one_layer),
-                    "final-state gradients are given for 1 layers; the network has 2");
+                    "final-state gradients are given for 1 units; the network has 2");
   std::vector<ir::Array> narrow = {ir::Array(2, 3), ir::Array(2, 3)};
   CHECK_THROWS_WITH(net.backward(v.params, v.inputs, v.states, narrow, v.states),
-                    "seed 'dy' has shape [2, 3]; expected [2, 4]");
+                    "output gradient at step 0 has shape [2, 3]; expected [2, 4]");
 }
 
 // BUG (reported): ReferenceNetwork::backward reads each state's final gradient with

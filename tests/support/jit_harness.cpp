@@ -25,19 +25,32 @@ void Comparison::add(const std::string& name, const std::vector<float>& actual, 
 }
 
 Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes& sizes, const HarnessOptions& options) {
+  return compare_with_reference(ir::NetworkSpec::stack(cell, sizes), options);
+}
+
+Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOptions& options) {
   NetworkOptions network_options;
   network_options.threads = options.threads;
   network_options.passes = options.passes;
-  network_options.cache_dir = "";
-  CompiledNetwork net = CompiledNetwork::compile(cell, sizes, network_options);
-  ir::ReferenceNetwork reference(cell, autodiff::differentiate(cell), sizes);
+  CompiledNetwork net = CompiledNetwork::compile(spec, network_options);
+  std::vector<ir::Graph> backward;
+  for (const ir::LayerSpec& layer : spec.layers) backward.push_back(autodiff::differentiate(layer.cell));
+  ir::ReferenceNetwork reference(spec, backward);
   std::mt19937_64 rng(options.seed);
   std::uniform_real_distribution<double> uniform(-1, 1);
-  const int64_t T = sizes.unroll, B = sizes.batch, L = sizes.layers;
+  const auto& sizes = spec.sizes;
+  const int64_t T = sizes.unroll, B = sizes.batch;
+  const std::vector<ir::Unit> units = net.units();
+  const size_t U = units.size();
 
   // Parameters, rounded to float so that both engines see the same numbers.
   std::vector<float> params(static_cast<size_t>(net.parameter_floats()), 0.0f);
-  ir::LayerValues ref_params(static_cast<size_t>(L));
+  ir::LayerValues ref_params(U);
+  auto unit_of = [&](int64_t layer, int64_t direction) {
+    for (size_t u = 0; u < U; ++u)
+      if (units[u].layer == layer && units[u].direction == direction) return u;
+    return U;
+  };
   for (const ParameterInfo& p : net.parameters()) {
     double scale = options.weight_scale / std::sqrt(static_cast<double>(p.cols ? p.cols : 1));
     ir::Array a(p.cols ? p.rows : 1, p.cols ? p.cols : p.rows);
@@ -46,7 +59,7 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
       params[static_cast<size_t>(p.offset + i)] = v;
       a.data[static_cast<size_t>(i)] = v;
     }
-    ref_params[static_cast<size_t>(p.layer)][p.name] = a;
+    ref_params[unit_of(p.layer, p.direction)][p.name] = a;
   }
   auto random_sequence = [&](int64_t steps, int64_t width, double scale, std::vector<float>& flat, std::vector<ir::Array>& arrays) {
     flat.assign(static_cast<size_t>(steps * B * width), 0.0f);
@@ -64,22 +77,35 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
   random_sequence(T, net.output_width(), 1.0, dy, ref_dy);
   const std::vector<std::string> states = net.state_names();
   std::vector<std::vector<float>> initial(states.size()), d_final(states.size());
-  ir::LayerValues ref_initial(static_cast<size_t>(L)), ref_d_final(static_cast<size_t>(L));
+  ir::LayerValues ref_initial(U), ref_d_final(U);
   for (size_t k = 0; k < states.size(); ++k) {
-    for (int64_t l = 0; l < L; ++l) {
-      const int64_t w = net.state_width(k, l);
+    initial[k].assign(static_cast<size_t>(net.state_floats(k)), 0.0f);
+    d_final[k].assign(static_cast<size_t>(net.state_floats(k)), 0.0f);
+    int64_t offset = 0;
+    for (size_t u = 0; u < U; ++u) {
+      const int64_t w = net.state_width(k, u);
+      if (!w) continue;
       ir::Array s0(B, w), ds(B, w);
       for (int64_t i = 0; i < B * w; ++i) {
         float a = static_cast<float>(0.5 * uniform(rng)), d = static_cast<float>(uniform(rng));
-        initial[k].push_back(a);
-        d_final[k].push_back(d);
+        initial[k][static_cast<size_t>(offset + i)] = a;
+        d_final[k][static_cast<size_t>(offset + i)] = d;
         s0.data[static_cast<size_t>(i)] = a;
         ds.data[static_cast<size_t>(i)] = d;
       }
-      ref_initial[static_cast<size_t>(l)][states[k]] = s0;
-      ref_d_final[static_cast<size_t>(l)][states[k]] = ds;
+      offset += B * w;
+      ref_initial[u][states[k]] = s0;
+      ref_d_final[u][states[k]] = ds;
     }
   }
+  ir::CallExtras extras;
+  CallOptions call;
+  if (spec.variable_lengths) {
+    for (int64_t r = 0; r < B; ++r) extras.lengths.push_back(1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(T)));
+    extras.lengths[static_cast<size_t>(rng() % static_cast<uint64_t>(B))] = T;
+    call.lengths = extras.lengths;
+  }
+  call.dropout_seed = options.seed * 31 + 7;
 
   // The JIT.
   std::vector<float> y(static_cast<size_t>(T * B * net.output_width()));
@@ -94,13 +120,27 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
     final_spans.push_back(final_states[k]);
     d_initial_spans.push_back(d_initial[k]);
   }
-  net.forward(params, x, initial_spans, y, final_spans);
+  net.forward(params, x, initial_spans, y, final_spans, call);
   std::vector<float> dparams(params.size(), 0.0f), dx(x.size(), 0.0f);
   net.backward(params, x, dy, d_final_spans, dparams, dx, d_initial_spans);
+  // The dropout masks the compiled network drew, for the reference.
+  if (spec.dropout > 0) {
+    extras.dropout_masks.assign(spec.layers.size(), {});
+    std::span<const float> ws = net.workspace();
+    for (size_t l = 1; l < spec.layers.size(); ++l) {
+      const auto& where = net.plan().dropout_masks[l];
+      for (int64_t t = 0; t < T; ++t) {
+        ir::Array m(B, where.row_stride);
+        for (int64_t i = 0; i < B * where.row_stride; ++i)
+          m.data[static_cast<size_t>(i)] = ws[static_cast<size_t>(where.offset + t * where.step_stride + i)];
+        extras.dropout_masks[l].push_back(m);
+      }
+    }
+  }
 
   // The reference.
-  ir::ReferenceForward ref = reference.forward(ref_params, ref_x, ref_initial);
-  ir::ReferenceGradients ref_grads = reference.backward(ref_params, ref_x, ref_initial, ref_dy, ref_d_final);
+  ir::ReferenceForward ref = reference.forward(ref_params, ref_x, ref_initial, extras);
+  ir::ReferenceGradients ref_grads = reference.backward(ref_params, ref_x, ref_initial, ref_dy, ref_d_final, extras);
 
   Comparison c;
   auto flatten = [](const std::vector<ir::Array>& arrays) {
@@ -112,9 +152,10 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
   c.add("dx", dx, flatten(ref_grads.inputs));
   for (size_t k = 0; k < states.size(); ++k) {
     std::vector<double> final_ref, d_initial_ref;
-    for (int64_t l = 0; l < L; ++l) {
-      const auto& f = ref.final_states[static_cast<size_t>(l)].at(states[k]).data;
-      const auto& d = ref_grads.initial_states[static_cast<size_t>(l)].at(states[k]).data;
+    for (size_t u = 0; u < U; ++u) {
+      if (!net.state_width(k, u)) continue;
+      const auto& f = ref.final_states[u].at(states[k]).data;
+      const auto& d = ref_grads.initial_states[u].at(states[k]).data;
       final_ref.insert(final_ref.end(), f.begin(), f.end());
       d_initial_ref.insert(d_initial_ref.end(), d.begin(), d.end());
     }
@@ -123,8 +164,8 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
   }
   for (const ParameterInfo& p : net.parameters()) {
     std::vector<float> actual(dparams.begin() + p.offset, dparams.begin() + p.offset + p.size());
-    const auto& expected = ref_grads.params[static_cast<size_t>(p.layer)].at(p.name).data;
-    c.add("d " + p.name + " (layer " + std::to_string(p.layer) + ")", actual, expected);
+    const auto& expected = ref_grads.params[unit_of(p.layer, p.direction)].at(p.name).data;
+    c.add("d " + p.name + " (layer " + std::to_string(p.layer) + (p.direction ? " backward" : "") + ")", actual, expected);
   }
   return c;
 }

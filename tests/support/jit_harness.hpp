@@ -12,6 +12,7 @@
 #include "codegen/autodiff/differentiate.hpp"
 #include "codegen/ir/reference_network.hpp"
 #include "codegen/jit/compiled_network.hpp"
+#include "codegen/llvm/network_plan.hpp"
 
 namespace cellforge::testing {
 
@@ -40,5 +41,9 @@ struct HarnessOptions {
 /// Compiles `cell` for `sizes`, runs forward and backward in both engines, and compares outputs,
 /// final states, and the gradients of parameters, inputs and initial states.
 Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes& sizes, const HarnessOptions& options);
+
+/// The same for any network: with variable lengths, random lengths in [1, T] (one of them T); with
+/// dropout, the masks the compiled network drew (read back from its workspace) go to the reference.
+Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOptions& options);
 
 }  // namespace cellforge::testing

@@ -1,0 +1,79 @@
+// What a network is: layers of cells, stacked bottom to top, with their sizes, and the features
+// that change how a layer runs — a bidirectional layer (a second copy of the cell, with its own
+// parameters and states, runs from the last step to the first; the layer's output is both outputs
+// side by side, forward first), sequences of different lengths in one batch (each sequence's steps
+// after its length are padding: they change no state, output zeros and carry no gradient), and
+// dropout between layers (each input feature of the layers above the first is zeroed with
+// probability p during training, the rest scaled by 1/(1-p)).
+//
+// The reference network and the compiler both take a NetworkSpec. A (layer, direction) pair is a
+// *unit*: one copy of a cell with its own parameters and states; units are numbered bottom to top,
+// the forward direction of a layer before its backward one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/ir/dim.hpp"
+#include "codegen/ir/graph.hpp"
+
+namespace cellforge::ir {
+
+/// The sizes of a network of stacked cells.
+struct NetworkSizes {
+  int64_t input = 0;   // X: features of the network's input at each step
+  int64_t hidden = 0;  // H
+  int64_t batch = 0;   // B: sequences run side by side
+  int64_t unroll = 0;  // T: steps
+  int64_t layers = 1;  // L: stacked layers
+  Bindings extra;      // the cells' other sizes, e.g. {"P": 64}
+};
+
+struct LayerSpec {
+  Graph cell;
+  bool bidirectional = false;
+};
+
+struct NetworkSpec {
+  std::vector<LayerSpec> layers;  // bottom to top; sizes.layers == layers.size()
+  NetworkSizes sizes;
+  bool variable_lengths = false;  // each call gives every sequence's length
+  double dropout = 0;             // probability of dropping an input feature of layers above the first
+
+  /// sizes.layers copies of `cell`, one direction each.
+  static NetworkSpec stack(const Graph& cell, const NetworkSizes& sizes);
+  int64_t directions(int64_t layer) const { return layers.at(static_cast<size_t>(layer)).bidirectional ? 2 : 1; }
+};
+
+/// One copy of a cell in a network.
+struct Unit {
+  int64_t layer;
+  int64_t direction;  // 0: forward in time, 1: backward in time
+};
+std::vector<Unit> units(const NetworkSpec& spec);
+
+/// The names of the inputs the compiler adds to a layer's cell for padding and dropout; a user
+/// cell may not use them.
+inline constexpr const char* kStepMask = "step_mask";
+inline constexpr const char* kDropoutMask = "dropout_mask";
+
+/// The name of the cell's input (its one input other than the two above) and of its output.
+std::string input_name(const Graph& cell);
+std::string output_name(const Graph& cell);
+
+/// Checks a spec: every size >= 1, every size a cell names is given, each cell has one input and
+/// one output, dropout in [0, 1). Throws UserError naming the size or layer, its value and the fix.
+void check_spec(const NetworkSpec& spec);
+
+/// The bindings of layer `layer`'s cell: X is the layer's input width (the network's input for
+/// layer 0, the output width of the layer below above it); H and the extra sizes are shared.
+Bindings layer_bindings(const NetworkSpec& spec, int64_t layer);
+/// The width of a layer's output (both directions of a bidirectional layer).
+int64_t layer_output_width(const NetworkSpec& spec, int64_t layer);
+
+// The same for sizes.layers copies of one cell (NetworkSpec::stack).
+void check_sizes(const Graph& cell, const NetworkSizes& sizes);
+Bindings layer_bindings(const Graph& cell, const NetworkSizes& sizes, int64_t layer);
+
+}  // namespace cellforge::ir
