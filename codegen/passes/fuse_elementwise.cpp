@@ -100,8 +100,11 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
       for (NodeId a : node.args) {
         if (!computed_here(a, p)) continue;
         const Node& an = g.node(a);
+        // Only a value of the same loop (width and kind: a shared value is computed once, by one
+        // thread, in a loop of its own) can be read from a register.
         const bool fusable = fuse && !is_buffer_op(node.op) && !is_product(an.op) && !is_row_reduction(an.op) &&
-                             !is_buffer_op(an.op) && !is_view[a] && width_of(a) == width_of(id);
+                             !is_buffer_op(an.op) && !is_view[a] && width_of(a) == width_of(id) &&
+                             g.type(a).shared == g.type(id).shared;
         const int ready = is_product(an.op) ? s.stage[a] : fusable ? s.stage[a] : written(a, p) + 1;
         stage = std::max(stage, ready);
       }
