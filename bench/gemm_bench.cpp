@@ -1,12 +1,14 @@
-// gemm_bench: the speed of the generated GEMM (codegen/llvm/gemm.cpp) on the shapes cellforge's
+// gemm_bench: the speed of the generated GEMM (codegen/llvm/gemm.hpp) on the shapes cellforge's
 // networks run, against limits measured on this machine by the same program: the single-core FMA
-// peak for the 8-wide FMAs the kernel uses (an FMA-bound loop: 12 independent vfmadd231ps ymm
-// chains), and the read bandwidth of a buffer the size of the batch-1 weights.
+// peaks for 8-wide and, with AVX-512, 16-wide FMAs (FMA-bound loops: 12 independent vfmadd231ps
+// ymm / zmm chains), and the read bandwidth of a buffer the size of the batch-1 weights. It also
+// reports how long the tile's kernel library takes to compile (once per machine; then cached).
 //
-//   gemm_bench [--quick] [--tile RxV/REGS] [filter]
-//       one thread, median of repeated runs, GFLOP/s and % of peak. --tile picks another register
-//       tile (rows × 8-float vectors, vector registers; default 6x2/16); filter: only the shapes
-//       whose description contains it.
+//   gemm_bench [--quick] [--tile RxV/REGS[wF]] [filter]
+//       one thread, median of repeated runs, GFLOP/s and % of both peaks. --tile picks another
+//       register tile (rows × vectors of F floats, vector registers; default: the host's tile,
+//       default_gemm_tile(host_gemm_target())); filter: only the shapes whose description contains
+//       it.
 //
 // Leading dimensions are padded by 16 floats (the trap in research/perf-peers.md: rows of exactly
 // 1024 or 2048 floats alias in the caches); one row shows the unpadded case for comparison.
@@ -46,11 +48,13 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-double fma_peak_sample();
+double fma_peak_sample(int width);
+bool has_avx512 = false;
 
 struct Timing {
-  double seconds = 0;        // median seconds per call
-  double peak_fraction = 0;  // median over samples of (rate of this sample / FMA peak measured right after it)
+  double seconds = 0;            // median seconds per call
+  double peak_fraction_8 = 0;    // median over samples of (rate of this sample / 8-wide FMA peak measured right after it)
+  double peak_fraction_16 = 0;   // the same for the 16-wide peak (0 without AVX-512)
 };
 
 // Runs `work` in samples of ~20 ms of calls, each followed by a short FMA-peak sample, until
@@ -63,16 +67,18 @@ Timing time_per_call(Work&& work, double flops, double budget) {
   work();
   const double once = std::max(cpu_seconds() - start, 1e-7);
   const int per_sample = std::max(1, static_cast<int>(0.02 / once));
-  std::vector<double> samples, fractions;
+  std::vector<double> samples, fractions_8, fractions_16;
   const double begin = cpu_seconds();
   while (samples.size() < 5 || (cpu_seconds() - begin < budget && samples.size() < 51)) {
     start = cpu_seconds();
     for (int i = 0; i < per_sample; ++i) work();
     const double seconds = (cpu_seconds() - start) / per_sample;
     samples.push_back(seconds);
-    if (flops > 0) fractions.push_back(flops / seconds / 1e9 / fma_peak_sample());
+    if (flops > 0) fractions_8.push_back(flops / seconds / 1e9 / fma_peak_sample(8));
+    if (flops > 0 && has_avx512) fractions_16.push_back(flops / seconds / 1e9 / fma_peak_sample(16));
   }
-  return {median(samples), fractions.empty() ? 0.0 : median(fractions)};
+  return {median(samples), fractions_8.empty() ? 0.0 : median(fractions_8),
+          fractions_16.empty() ? 0.0 : median(fractions_16)};
 }
 
 // 12 independent FMA chains: enough to cover 2 pipes × 4-5 cycles of latency on Zen 3/4/5.
@@ -99,16 +105,41 @@ double fma_loop_seconds(long iterations) {
   return cpu_seconds() - start;
 }
 
-// GFLOP/s of a ~5 ms run of the FMA loop.
-double fma_peak_sample() {
-  const long iterations = 1'000'000;
-  return iterations * 12.0 * 16.0 / fma_loop_seconds(iterations) / 1e9;
+// The same with 16-wide zmm FMAs (AVX-512F only).
+double fma512_loop_seconds(long iterations) {
+  const double start = cpu_seconds();
+  asm volatile(
+      "vpxord %%zmm0, %%zmm0, %%zmm0\n vpxord %%zmm1, %%zmm1, %%zmm1\n vpxord %%zmm2, %%zmm2, %%zmm2\n"
+      "vpxord %%zmm3, %%zmm3, %%zmm3\n vpxord %%zmm4, %%zmm4, %%zmm4\n vpxord %%zmm5, %%zmm5, %%zmm5\n"
+      "vpxord %%zmm6, %%zmm6, %%zmm6\n vpxord %%zmm7, %%zmm7, %%zmm7\n vpxord %%zmm8, %%zmm8, %%zmm8\n"
+      "vpxord %%zmm9, %%zmm9, %%zmm9\n vpxord %%zmm10, %%zmm10, %%zmm10\n vpxord %%zmm11, %%zmm11, %%zmm11\n"
+      "vpxord %%zmm14, %%zmm14, %%zmm14\n vpxord %%zmm15, %%zmm15, %%zmm15\n"
+      "1:\n"
+      "vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n vfmadd231ps %%zmm14, %%zmm15, %%zmm1\n"
+      "vfmadd231ps %%zmm14, %%zmm15, %%zmm2\n vfmadd231ps %%zmm14, %%zmm15, %%zmm3\n"
+      "vfmadd231ps %%zmm14, %%zmm15, %%zmm4\n vfmadd231ps %%zmm14, %%zmm15, %%zmm5\n"
+      "vfmadd231ps %%zmm14, %%zmm15, %%zmm6\n vfmadd231ps %%zmm14, %%zmm15, %%zmm7\n"
+      "vfmadd231ps %%zmm14, %%zmm15, %%zmm8\n vfmadd231ps %%zmm14, %%zmm15, %%zmm9\n"
+      "vfmadd231ps %%zmm14, %%zmm15, %%zmm10\n vfmadd231ps %%zmm14, %%zmm15, %%zmm11\n"
+      "dec %0\n jnz 1b\n vzeroupper\n"
+      : "+r"(iterations)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
+        "xmm15", "cc");
+  return cpu_seconds() - start;
 }
 
-double measure_fma_peak_gflops() {
-  fma_peak_sample();
+// GFLOP/s of a ~5 ms run of the FMA loop of `width` floats.
+double fma_peak_sample(int width) {
+  const long iterations = width == 16 ? 500'000 : 1'000'000;
+  const double seconds = width == 16 ? fma512_loop_seconds(iterations) : fma_loop_seconds(iterations);
+  return iterations * 12.0 * 2.0 * width / seconds / 1e9;
+}
+
+double measure_fma_peak_gflops(int width) {
+  fma_peak_sample(width);
   std::vector<double> rates;
-  for (int i = 0; i < 21; ++i) rates.push_back(fma_peak_sample());
+  for (int i = 0; i < 21; ++i) rates.push_back(fma_peak_sample(width));
   return median(rates);
 }
 
@@ -161,7 +192,7 @@ struct Shape {
 };
 
 struct Result {
-  double seconds = 0, gflops = 0, peak_fraction = 0, packed_mb = 0;
+  double seconds = 0, gflops = 0, peak_fraction_8 = 0, peak_fraction_16 = 0, packed_mb = 0;
 };
 
 Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& tile, double budget) {
@@ -191,9 +222,23 @@ Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& ti
   Result result;
   result.seconds = timing.seconds;
   result.gflops = flops / timing.seconds / 1e9;
-  result.peak_fraction = timing.peak_fraction;
+  result.peak_fraction_8 = timing.peak_fraction_8;
+  result.peak_fraction_16 = timing.peak_fraction_16;
   result.packed_mb = packed ? kernel->packed_floats() * 4.0 / 1e6 : 0;
   return result;
+}
+
+// Compiles the kernel library of `tile` from scratch (no cache) and prints how long that took.
+void report_library_compile(const cellforge::llvm_backend::GemmTile& tile) {
+  const cellforge::jit::Library library = cellforge::jit::gemm_library(tile);
+  cellforge::jit::CompileOptions options;
+  options.use_disk_cache = false;
+  const auto code = cellforge::jit::compile(library.key, library.build, options);
+  const cellforge::jit::CompileStats& s = code->stats();
+  std::printf("kernel library %s: %.0f ms to compile once per machine (build %.1f, optimize %.0f, codegen %.0f ms), "
+              "%zu bytes of code\n",
+              cellforge::llvm_backend::gemm_tile_name(tile).c_str(), s.total_ms, s.build_ms, s.optimize_ms,
+              s.codegen_ms, s.object_bytes);
 }
 
 }  // namespace
@@ -201,27 +246,32 @@ Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& ti
 int main(int argc, char** argv) {
   bool quick = false;
   std::string filter;  // run only the shapes whose description contains this
-  cellforge::llvm_backend::GemmTile tile;
+  cellforge::llvm_backend::GemmTile tile = cellforge::llvm_backend::host_gemm_tile();
   for (int i = 1; i < argc; ++i) {
-    long long rows = 0, vectors = 0, registers = 0;
+    long long rows = 0, vectors = 0, registers = 0, floats = 8;
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
     } else if (std::strcmp(argv[i], "--tile") == 0 && i + 1 < argc &&
-               std::sscanf(argv[i + 1], "%lldx%lld/%lld", &rows, &vectors, &registers) == 3) {
-      tile = {rows, vectors, registers};
+               std::sscanf(argv[i + 1], "%lldx%lld/%lldw%lld", &rows, &vectors, &registers, &floats) >= 3) {
+      tile = {rows, vectors, registers, floats};
       ++i;
     } else {
       filter = argv[i];
     }
   }
+  has_avx512 = cellforge::jit::host_target().avx512f;
   const double budget = quick ? 0.15 : 1.0;
-  const double peak = measure_fma_peak_gflops();
+  const double peak_8 = measure_fma_peak_gflops(8);
+  const double peak_16 = has_avx512 ? measure_fma_peak_gflops(16) : 0;
   std::printf("cellforge generated GEMM, one thread (host CPU: %s)\n", cellforge::jit::host_target().cpu.c_str());
-  std::printf("measured FMA peak, 8-wide (ymm) vfmadd231ps: %.1f GFLOP/s\n", peak);
-  std::printf("measured read bandwidth (8-wide loads), by buffer size:");
+  std::printf("measured FMA peak, 8-wide (ymm) vfmadd231ps: %.1f GFLOP/s", peak_8);
+  if (has_avx512) std::printf("; 16-wide (zmm): %.1f GFLOP/s", peak_16);
+  std::printf("\nmeasured read bandwidth (8-wide loads), by buffer size:");
   for (size_t kib : {256, 1024, 4096, 65536})
     std::printf(" %zu KiB %.0f GB/s;", kib, read_bandwidth_gbs(kib << 10, budget));
-  std::printf("\n\n");
+  std::printf("\n");
+  report_library_compile(tile);
+  std::printf("\n");
 
   const Shape shapes[] = {
       {"forward pre-GEMM x.W^T", 1600, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
@@ -239,16 +289,18 @@ int main(int argc, char** argv) {
       {"data grad dz.W, W strided", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::strided},
       {"data grad dz.W, W prepacked", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked},
   };
-  std::printf("register tile %lldx%lld (%lld vector registers)\n", static_cast<long long>(tile.rows),
-              static_cast<long long>(8 * tile.vectors), static_cast<long long>(tile.registers));
-  std::printf("%-30s %5s %5s %5s  %-9s %10s %9s %8s\n", "shape", "M", "N", "K", "B", "time", "GFLOP/s", "% peak");
+  std::printf("register tile %lldx%lld (%lld-float vectors, %lld vector registers)\n", static_cast<long long>(tile.rows),
+              static_cast<long long>(tile.vector_floats * tile.vectors), static_cast<long long>(tile.vector_floats),
+              static_cast<long long>(tile.registers));
+  std::printf("%-30s %5s %5s %5s  %-9s %10s %9s %8s %8s\n", "shape", "M", "N", "K", "B", "time", "GFLOP/s", "% peak8",
+              "% peak16");
   for (const Shape& shape : shapes) {
     if (!filter.empty() && std::string(shape.what).find(filter) == std::string::npos) continue;
     const Result r = run_shape(shape, tile, budget);
-    std::printf("%-30s %5lld %5lld %5lld  %-9s %8.1f µs %9.1f %7.1f%%", shape.what, static_cast<long long>(shape.m),
-                static_cast<long long>(shape.n), static_cast<long long>(shape.k),
+    std::printf("%-30s %5lld %5lld %5lld  %-9s %8.1f µs %9.1f %7.1f%% %7.1f%%", shape.what,
+                static_cast<long long>(shape.m), static_cast<long long>(shape.n), static_cast<long long>(shape.k),
                 shape.form == GemmB::prepacked ? "prepacked" : "strided", r.seconds * 1e6, r.gflops,
-                100.0 * r.peak_fraction);
+                100.0 * r.peak_fraction_8, 100.0 * r.peak_fraction_16);
     if (shape.m == 1) {  // memory bound: compare with reading a buffer of the same size
       const double rate = r.packed_mb * 1e6 / r.seconds / 1e9;
       std::printf("   packed B %.2f MB at %.0f GB/s = %.0f%% of reading %.2f MB", r.packed_mb, rate,

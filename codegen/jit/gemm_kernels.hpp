@@ -1,6 +1,8 @@
-// GemmKernel: one GemmSpec JIT-compiled on its own into callable code (the gemm and its pack
-// function), for the tests and the benchmarks of the generated GEMM. Generated networks do not use
-// this: they call the gemm from their own module (codegen/llvm/gemm.hpp). No LLVM types here.
+// The GEMM on the JIT side: the kernel library of a tile as a jit::Library (compiled once per
+// machine, cached on disk and in the process, linked into every compilation that uses the tile),
+// and GemmKernel, one GemmSpec compiled on its own into callable code for the tests and the
+// benchmarks. Generated networks call their gemms from their own module (codegen/llvm/gemm.hpp)
+// and list the libraries of their tiles (gemm_libraries). No LLVM types here.
 //
 //   auto kernel = jit::GemmKernel::compile(llvm_backend::dense_gemm(32, 1024, 256, ...));
 //   kernel->pack()(weights, packed.data(), 0, n);             // once, if the spec is prepacked
@@ -10,11 +12,19 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "codegen/jit/engine.hpp"
 #include "codegen/llvm/gemm_spec.hpp"
 
 namespace cellforge::jit {
+
+/// The kernel library of `tile`. Its cache key names gemm_generator_version, the tile, a hash of the
+/// code generator's sources, and (through cache_key) the CPU, its features and the LLVM version.
+Library gemm_library(const llvm_backend::GemmTile& tile);
+
+/// The libraries of the tiles `specs` use, each once.
+std::vector<Library> gemm_libraries(const std::vector<llvm_backend::GemmSpec>& specs);
 
 class GemmKernel {
  public:
@@ -24,8 +34,10 @@ class GemmKernel {
   /// Packs the panels of op(B) whose first column is in [n_begin, n_end); see gemm_spec.hpp.
   using PackFunction = void (*)(const float* b, float* packed, int64_t n_begin, int64_t n_end);
 
-  /// Generates and compiles the gemm and pack functions of `spec`. The disk cache key includes
-  /// llvm_backend::gemm_generator_version and every field of the spec.
+  /// Generates and compiles the gemm and pack functions of `spec`, linked with the library of its
+  /// tile. The disk cache key of the spec's module includes llvm_backend::gemm_generator_version,
+  /// every field of the spec and the code generator's source hash; the library is cached as
+  /// gemm_library() says, whatever options.use_disk_cache.
   static std::unique_ptr<GemmKernel> compile(const llvm_backend::GemmSpec& spec, const CompileOptions& options = {});
 
   const llvm_backend::GemmSpec& spec() const { return spec_; }
@@ -44,7 +56,10 @@ class GemmKernel {
   PackFunction pack_ = nullptr;
 };
 
-/// The module of `spec` (gemm and pack function) as LLVM IR, optimized IR or assembly for this CPU.
+/// The module of `spec` (its thin gemm and pack functions) as LLVM IR, optimized IR or assembly.
 std::string emit_gemm(const llvm_backend::GemmSpec& spec, Stage stage, int opt_level = 3);
+
+/// The kernel library of `tile` as LLVM IR, optimized IR or assembly for this CPU.
+std::string emit_gemm_library(const llvm_backend::GemmTile& tile, Stage stage);
 
 }  // namespace cellforge::jit

@@ -1,8 +1,9 @@
 // GemmSpec: the description of one matrix product the generated code performs, and GemmPlan, the
-// blocking the GEMM generator (gemm.cpp) derives from it. Plain data, no LLVM: the runtime, the
-// tests and the benchmarks size their buffers with gemm_packed_floats() / gemm_scratch_floats().
+// blocking derived from it. Plain data, no LLVM: the network plan chooses tiles (GemmTarget) and
+// the runtime, the tests and the benchmarks size their buffers with gemm_packed_floats() /
+// gemm_scratch_floats().
 //
-//   C[m×n]  (= or +=)  op(A)[m×k] · op(B)[k×n]          float32, every size a compile-time constant
+//   C[m×n]  (= or +=)  op(A)[m×k] · op(B)[k×n]          float32, every size known when the plan is made
 //
 //   op(A)(i, p) = A[i·a_row_stride + p·a_col_stride]      A or Aᵀ of a row-major buffer
 //   op(B)(p, j) = B[p·b_row_stride + j·b_col_stride]      B or Bᵀ of a row-major buffer
@@ -12,10 +13,10 @@
 // earlier by the pack function of the same spec (constant weights are packed once per network
 // call and reused by every time step).
 //
-// The packed layout of B. Columns are cut into panels of nr = 8·tile.vectors columns; panel q holds
-// columns [q·nr, q·nr + nr). Panel q starts at float q·k·nr and stores, for p = 0..k-1, the nr
-// values op(B)(p, q·nr .. q·nr+nr-1) contiguously (row p of the panel at q·k·nr + p·nr). Columns
-// past n in the last panel are zero. Size: ceil(n / nr) · k · nr floats.
+// The packed layout of B. Columns are cut into panels of nr = tile.vector_floats · tile.vectors
+// columns; panel q holds columns [q·nr, q·nr + nr). Panel q starts at float q·k·nr and stores, for
+// p = 0..k-1, the nr values op(B)(p, q·nr .. q·nr+nr-1) contiguously (row p of the panel at
+// q·k·nr + p·nr). Columns past n in the last panel are zero. Size: ceil(n / nr) · k · nr floats.
 //
 // Buffers need only float alignment, but give the packed buffer and scratch 64-byte alignment (a
 // panel row of 16 floats is then one cache line: the matrix-vector product at batch 1 ran ~30%
@@ -23,9 +24,12 @@
 // of 256 floats (research/perf-peers.md: power-of-two strides alias in the caches). In a time loop
 // use prepacked B: strided B is packed into scratch on every call (~15% of a step at m = 32).
 //
-// Why nr-column panels: the micro-kernel reads one row of a panel (two <8 x float> vectors) per k
-// step, so a panel is read front to back, contiguous and prefetch-friendly, and a panel of one K
-// block stays in L1 while every row tile of A passes over it.
+// Why nr-column panels: the micro-kernel reads one row of a panel (`vectors` vectors) per k step, so
+// a panel is read front to back, contiguous and prefetch-friendly, and a panel of one K block stays
+// in L1 while every row tile of A passes over it.
+//
+// The code that runs a spec is a kernel library compiled once per machine and tile (gemm.hpp): the
+// spec only picks the tile and supplies its sizes, strides and plan to the library at run time.
 #pragma once
 
 #include <algorithm>
@@ -35,18 +39,50 @@
 
 namespace cellforge::llvm_backend {
 
-/// The register tile of the micro-kernel: `rows` rows of C by `vectors` vectors of 8 floats, held in
-/// rows·vectors <8 x float> accumulators. `registers` is the vector register count of the target
-/// (16 ymm with AVX2, 32 with AVX-512VL). The tile must fit: accumulators + B vectors + 1 broadcast
-/// ≤ registers (the default 6×16 uses 12 + 2 + 1 = 15 of AVX2's 16; a kernel that does not fit
-/// spills in its k loop). The kernels of edge rows and of matrix-vector products are sized from
-/// `registers` too, keeping one more spare. The tile is part of the spec: it fixes nr (so the
-/// packed layout) and the K blocking (so the rounding of C).
+/// The register tile of the micro-kernel: `rows` rows of C by `vectors` vectors of `vector_floats`
+/// floats (8: AVX2 ymm, 16: AVX-512 zmm), held in rows·vectors vector accumulators. `registers` is
+/// the vector register count of the target (16 ymm with AVX2, 32 zmm with AVX-512). The tile must
+/// fit: accumulators + B vectors + 1 broadcast ≤ registers (AVX2's 6×16 uses 12 + 2 + 1 = 15 of 16;
+/// a kernel that does not fit spills in its k loop). The kernels of edge rows and of matrix-vector
+/// products are sized from `registers` too, keeping one more spare. The tile is part of the spec: it
+/// fixes nr (so the packed layout) and the K blocking (so the rounding of C).
 struct GemmTile {
   int64_t rows = 6;
   int64_t vectors = 2;
   int64_t registers = 16;
+  int64_t vector_floats = 8;
 };
+
+/// What the GEMM needs to know of a CPU: its widest float vector and how many of them it holds in
+/// registers. Plain data, so the (LLVM-free) network plan can choose tiles.
+struct GemmTarget {
+  int64_t vector_floats = 8;
+  int64_t registers = 16;
+};
+
+/// The target of an LLVM feature string ("+avx2,+fma,+avx512f,..."): AVX-512F gives 16-float
+/// vectors in 32 registers, anything else 8-float vectors (AVX2 ymm; without AVX2 LLVM splits them)
+/// in 16.
+inline GemmTarget gemm_target_from_features(const std::string& features) {
+  if (features.find("+avx512f") != std::string::npos) return {16, 32};
+  return {8, 16};
+}
+
+/// The host's target, from LLVM's host CPU detection (the call that also gives the JIT its
+/// features, so the disk cache keys, which hold the features, also determine the default tile).
+const GemmTarget& host_gemm_target();
+
+/// The default tile for a target, the fastest measured (bench/gemm_bench, Zen 5): AVX-512 8×32,
+/// 16 zmm accumulators. At the per-step shape (M=32, N=1024, K=256) it took 66 µs against 69 for
+/// 14×32, 12×32 and 6×64, 70 for 4×64, 73 for 10×32 and 8×48; on the pre-GEMM and the weight
+/// gradient it was first or within 3% of the first. AVX2: 6×16.
+inline GemmTile default_gemm_tile(const GemmTarget& target) {
+  if (target.vector_floats >= 16) return {8, 2, target.registers, 16};
+  return {6, 2, target.registers, 8};
+}
+
+/// The default tile of this machine: what a GemmSpec starts with.
+inline GemmTile host_gemm_tile() { return default_gemm_tile(host_gemm_target()); }
 
 /// How op(B) reaches the gemm.
 enum class GemmB { strided, prepacked };
@@ -60,7 +96,7 @@ struct GemmSpec {
   GemmB b = GemmB::strided;                    // prepacked: the gemm reads the output of the pack function
   int64_t c_row_stride = 1;                    // C(i, j) = C[i·c_row_stride + j]
   bool accumulate = false;                     // C += op(A)·op(B) instead of C = op(A)·op(B)
-  GemmTile tile;
+  GemmTile tile = host_gemm_tile();            // the tile of this machine unless set
   std::string name;                            // symbol of the gemm; "" = derived from the fields
 };
 
@@ -85,8 +121,9 @@ inline GemmSpec dense_gemm(int64_t m, int64_t n, int64_t k, Transpose a, int64_t
 
 /// The blocking of a spec (Goto/BLIS): K in blocks of kc so that one B panel block (kc×nr) stays in
 /// L1 (32 KiB); rows of A packed mc at a time so that the packed A block (mc×kc) stays in L2
-/// (512 KiB); strided B packed nc_panels panels at a time. Block sizes are balanced (K = 1600 is
-/// 7 blocks of 229/226, not 6×256 + 64) so no block is much smaller than the rest.
+/// (512 KiB); strided B packed nc_panels panels at a time. Block sizes are balanced (with nr = 16,
+/// K = 1600 is 7 blocks of 229/226, not 6×256 + 64) so no block is much smaller than the rest.
+/// (Zen 5 has 48 KiB of L1: kc for 48 or 64 KiB measured within noise of 32 KiB's, so it stays.)
 ///
 /// The plan fixes the order of the additions in each C element: C(i, j) is the sum of one fma chain
 /// per K block (when m < mr: of edge_k_split chains over interleaved k, summed pairwise), started
@@ -110,10 +147,26 @@ constexpr int64_t gemm_l2_bytes = 512 * 1024;
 inline int64_t gemm_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t gemm_round_up(int64_t a, int64_t b) { return gemm_ceil_div(a, b) * b; }
 
+/// Edge rows (fewer than a tile) get more independent fma chains than rows·vectors, as registers
+/// allow: below full tiles (B panels already in L1) by covering several panels per kernel call;
+/// when m < mr (a matrix-vector product, bound by streaming B) by splitting K over 2 or 4
+/// accumulator sets on one panel, which reads B as one sequential stream (measured: ~1.3× the
+/// bandwidth of 6 streams). These depend only on the tile and the row count, so the kernel library
+/// of a tile holds a kernel for every value they take.
+inline int64_t gemm_edge_panels(const GemmTile& tile, int64_t rows) {
+  const int64_t free = tile.registers - 2;  // minus a broadcast and a spare
+  return std::clamp<int64_t>(free / ((rows + 1) * tile.vectors), 1, 8);
+}
+inline int64_t gemm_edge_k_split(const GemmTile& tile, int64_t rows) {
+  const int64_t free = tile.registers - 2;
+  const int64_t sets = (free - tile.vectors) / (rows * tile.vectors);  // accumulators + the B vectors
+  return sets >= 4 ? 4 : sets >= 2 ? 2 : 1;
+}
+
 inline GemmPlan plan_gemm(const GemmSpec& spec) {
   GemmPlan plan;
   plan.mr = spec.tile.rows;
-  plan.nr = 8 * spec.tile.vectors;
+  plan.nr = spec.tile.vector_floats * spec.tile.vectors;
   // K: one B panel block (kc × nr floats) uses half of L1. Fewer rows than a tile (matrix-vector
   // products) stream B once anyway: no K blocking then, so each C element is one fma chain.
   const int64_t kc_max = std::max<int64_t>(16, gemm_l1_bytes / 2 / (plan.nr * 4) / 8 * 8);
@@ -128,18 +181,9 @@ inline GemmPlan plan_gemm(const GemmSpec& spec) {
   plan.m_blocks = gemm_ceil_div(spec.m, plan.mc);
   plan.mc_last = spec.m - (plan.m_blocks - 1) * plan.mc;
   plan.edge_rows = spec.m % plan.mr;
-  // Edge rows get more independent fma chains than edge_rows·vectors, as registers allow: below
-  // full tiles (B panels already in L1) by covering several panels per call; when m < mr (a
-  // matrix-vector product, bound by streaming B) by splitting K over 2 or 4 accumulator sets on
-  // one panel, which reads B as one sequential stream (measured: ~1.3× the bandwidth of 6 streams).
   if (plan.edge_rows > 0) {
-    const int64_t v = spec.tile.vectors, free = spec.tile.registers - 2;  // minus a broadcast and a spare
-    if (spec.m < plan.mr) {
-      const int64_t sets = (free - v) / (plan.edge_rows * v);  // accumulators + v B vectors
-      plan.edge_k_split = sets >= 4 ? 4 : sets >= 2 ? 2 : 1;
-    } else {
-      plan.edge_panels = std::clamp<int64_t>(free / ((plan.edge_rows + 1) * v), 1, 8);
-    }
+    if (spec.m < plan.mr) plan.edge_k_split = gemm_edge_k_split(spec.tile, plan.edge_rows);
+    else plan.edge_panels = gemm_edge_panels(spec.tile, plan.edge_rows);
   }
   plan.panels = gemm_ceil_div(spec.n, plan.nr);
   // Strided B: a packed block of up to 2 MiB (it lives in L3; larger blocks mean fewer repacks of A).
@@ -163,19 +207,27 @@ inline int64_t gemm_scratch_floats(const GemmSpec& spec) {
 }
 
 /// Columns per B panel: splitting N between threads at multiples of this wastes no work.
-inline int64_t gemm_column_granule(const GemmSpec& spec) { return 8 * spec.tile.vectors; }
+inline int64_t gemm_column_granule(const GemmSpec& spec) { return spec.tile.vector_floats * spec.tile.vectors; }
+
+/// A tile as text, "8x32w16r32" (rows × columns, floats per vector, registers): names its library.
+inline std::string gemm_tile_name(const GemmTile& tile) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%lldx%lldw%lldr%lld", static_cast<long long>(tile.rows),
+                static_cast<long long>(tile.vectors * tile.vector_floats), static_cast<long long>(tile.vector_floats),
+                static_cast<long long>(tile.registers));
+  return text;
+}
 
 /// Every field, as text: equal texts mean the same generated code (used in symbols and cache keys).
 inline std::string gemm_key(const GemmSpec& spec) {
   char text[320];
-  std::snprintf(text, sizeof text, "gemm m%lld n%lld k%lld a%lld,%lld b%lld,%lld%s c%lld%s tile %lldx%lld r%lld",
+  std::snprintf(text, sizeof text, "gemm m%lld n%lld k%lld a%lld,%lld b%lld,%lld%s c%lld%s tile ",
                 static_cast<long long>(spec.m), static_cast<long long>(spec.n), static_cast<long long>(spec.k),
                 static_cast<long long>(spec.a_row_stride), static_cast<long long>(spec.a_col_stride),
                 static_cast<long long>(spec.b_row_stride), static_cast<long long>(spec.b_col_stride),
                 spec.b == GemmB::prepacked ? " packed" : "", static_cast<long long>(spec.c_row_stride),
-                spec.accumulate ? " +=" : "", static_cast<long long>(spec.tile.rows),
-                static_cast<long long>(spec.tile.vectors), static_cast<long long>(spec.tile.registers));
-  return text;
+                spec.accumulate ? " +=" : "");
+  return text + gemm_tile_name(spec.tile);
 }
 
 /// The symbol of the gemm function; the pack function is this + "_pack".

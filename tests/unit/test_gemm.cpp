@@ -1,7 +1,11 @@
-// The generated GEMM (codegen/llvm/gemm.cpp) against a naive double-precision reference: sizes
-// that leave vector and tile tails (1, 3, 13, 17, 100), every stride/transpose form of A and B,
-// prepacked and strided B, C = and C +=, several cache blocks, and column ranges split at arbitrary
-// points, which must give bitwise the same C as one call over all columns.
+// The generated GEMM (codegen/llvm/gemm.hpp: thin spec functions calling a tile's kernel library)
+// against a naive double-precision reference: sizes that leave vector and tile tails (1, 3, 13,
+// 17, 100), every stride/transpose form of A and B, prepacked and strided B, C = and C +=, several
+// cache blocks, every edge kernel of the AVX2 and AVX-512 tiles, and column ranges split at
+// arbitrary points, which must give bitwise the same C as one call over all columns. Most cases run
+// the host's default tile (AVX-512 8×32 on a CPU with AVX-512F, else AVX2 6×16); the tile cases
+// run both families where the host has them. Also: the library is compiled once per process and
+// shared, and a spec's own code is only a call into it.
 //
 // Tolerance. Each C element is float32 fma chains (one per K block) added to C, so by the standard
 // summation bound |computed − exact| ≤ γ_n · Σ|terms|, γ_n = n·u/(1 − n·u), u = 2⁻²⁴, with n the
@@ -22,6 +26,7 @@
 
 #include "codegen/ir/error.hpp"
 #include "codegen/jit/gemm_kernels.hpp"
+#include "codegen/llvm/gemm.hpp"
 
 namespace {
 
@@ -30,7 +35,20 @@ using cellforge::jit::GemmKernel;
 using cellforge::llvm_backend::dense_gemm;
 using cellforge::llvm_backend::GemmB;
 using cellforge::llvm_backend::GemmSpec;
+using cellforge::llvm_backend::GemmTile;
 using cellforge::llvm_backend::Transpose;
+
+bool host_has_avx512() { return cellforge::llvm_backend::host_gemm_target().vector_floats >= 16; }
+
+const GemmTile avx2_tile{6, 2, 16, 8};
+const GemmTile avx512_tile{8, 2, 32, 16};
+
+// The default AVX2 tile, and the AVX-512 one where the host runs it.
+std::vector<GemmTile> tile_families() {
+  std::vector<GemmTile> tiles = {avx2_tile};
+  if (host_has_avx512()) tiles.push_back(avx512_tile);
+  return tiles;
+}
 
 CompileOptions test_options() {
   CompileOptions options;
@@ -190,24 +208,31 @@ TEST_CASE("gemm: general strides (A with both strides > 1, B with column stride 
 }
 
 TEST_CASE("gemm: several K, M and N blocks") {
-  // plan_gemm gives K = 520 three balanced K blocks and M = 400 two blocks of rows; strided B with
-  // N = 3100 needs two packed blocks of panels.
-  for (int form = 0; form < 2; ++form) {
-    GemmSpec spec = make(400, 300, 520, Transpose::no, form ? Transpose::yes : Transpose::no,
-                         form ? GemmB::prepacked : GemmB::strided, form == 1, 8);
-    const auto plan = cellforge::llvm_backend::plan_gemm(spec);
-    CHECK(plan.k_blocks == 3);
-    CHECK(plan.m_blocks == 2);
-    check_spec(spec, 5000u + form);
+  // plan_gemm gives K = 520 three balanced K blocks with the AVX2 tile (five with AVX-512's wider
+  // panels) and M = 400 (700) two blocks of rows; strided B with N = 3100 needs two packed blocks
+  // of panels.
+  for (const GemmTile& tile : tile_families()) {
+    const bool wide = tile.vector_floats == 16;
+    for (int form = 0; form < 2; ++form) {
+      GemmSpec spec = make(wide ? 700 : 400, 300, 520, Transpose::no, form ? Transpose::yes : Transpose::no,
+                           form ? GemmB::prepacked : GemmB::strided, form == 1, 8);
+      spec.tile = tile;
+      const auto plan = cellforge::llvm_backend::plan_gemm(spec);
+      CHECK(plan.k_blocks == (wide ? 5 : 3));
+      CHECK(plan.m_blocks == 2);
+      check_spec(spec, 5000u + form);
+    }
+    GemmSpec wide_n = make(7, 3100, 520, Transpose::yes, Transpose::no, GemmB::strided, true, 4);
+    wide_n.tile = tile;
+    const auto plan = cellforge::llvm_backend::plan_gemm(wide_n);
+    CHECK(plan.nc_panels < plan.panels);
+    check_spec(wide_n, 5002u);
   }
-  GemmSpec wide = make(7, 3100, 520, Transpose::yes, Transpose::no, GemmB::strided, true, 4);
-  const auto plan = cellforge::llvm_backend::plan_gemm(wide);
-  CHECK(plan.nc_panels < plan.panels);
-  check_spec(wide, 5002u);
 }
 
-TEST_CASE("gemm: other register tiles (4×24, 8×16 and 8×24 with 32 registers, 3×8)") {
-  const cellforge::llvm_backend::GemmTile tiles[] = {{4, 3, 16}, {8, 2, 32}, {8, 3, 32}, {3, 1, 16}};
+TEST_CASE("gemm: other register tiles (4×24, 8×16 and 8×24 with 32 registers, 3×8; AVX-512 14×32, 6×64, 3×16)") {
+  std::vector<GemmTile> tiles = {{4, 3, 16, 8}, {8, 2, 32, 8}, {8, 3, 32, 8}, {3, 1, 16, 8}};
+  if (host_has_avx512()) tiles.insert(tiles.end(), {{14, 2, 32, 16}, {6, 4, 32, 16}, {3, 1, 32, 16}});
   uint32_t seed = 3500;
   for (const auto& tile : tiles)
     for (const auto& shape : {std::array<int64_t, 3>{13, 100, 17}, {2, 77, 40}, {50, 24, 300}}) {
@@ -216,6 +241,31 @@ TEST_CASE("gemm: other register tiles (4×24, 8×16 and 8×24 with 32 registers,
       spec.tile = tile;
       check_spec(spec, seed++);
     }
+}
+
+TEST_CASE("gemm: every edge kernel of the AVX2 and AVX-512 tiles, whole and cut into column ranges") {
+  // For each row count r below a tile: m = mr + r runs the edge kernels over every panel group size
+  // (n = 9 panels + 5 columns leaves a short group and a partial panel), m = r the K-split kernels
+  // of matrix-vector products. Each is checked against the reference, then split into column
+  // ranges that cut groups and panels, which must give bitwise the same C.
+  uint32_t seed = 3700;
+  for (const GemmTile& tile : tile_families()) {
+    const int64_t nr = tile.vectors * tile.vector_floats;
+    for (int64_t rows = 1; rows < tile.rows; ++rows)
+      for (const int64_t m : {tile.rows + rows, rows}) {
+        GemmSpec spec = make(m, 9 * nr + 5, 37, seed % 2 ? Transpose::yes : Transpose::no, Transpose::no,
+                             seed % 3 ? GemmB::prepacked : GemmB::strided, seed % 4 == 0, 3);
+        spec.tile = tile;
+        INFO(cellforge::llvm_backend::gemm_key(spec) << " seed " << seed);
+        auto kernel = GemmKernel::compile(spec, test_options());
+        Problem problem(spec, seed++);
+        const std::vector<float> b = b_operand(*kernel, problem);
+        const std::vector<float> whole = run(*kernel, problem, b, {0, spec.n});
+        check_against_reference(problem, whole);
+        const std::vector<float> parts = run(*kernel, problem, b, {0, nr / 2, 3 * nr + 1, 4 * nr, 7 * nr - 3, spec.n});
+        CHECK(std::memcmp(parts.data(), whole.data(), whole.size() * sizeof(float)) == 0);
+      }
+  }
 }
 
 TEST_CASE("gemm: N split into arbitrary column ranges gives bitwise the same C") {
@@ -309,16 +359,73 @@ TEST_CASE("gemm: random shapes and forms") {
   }
 }
 
-TEST_CASE("gemm: the IR reads like the algorithm and the kernel uses 8-wide fma") {
+TEST_CASE("gemm: a spec's own code is one call into its tile's library") {
   const GemmSpec spec = make(13, 40, 20, Transpose::no, Transpose::no, GemmB::prepacked, false, 0);
-  const std::string ir = cellforge::jit::emit_gemm(spec, cellforge::jit::Stage::ir);
-  CHECK(ir.find("@llvm.fma.v8f32") != std::string::npos);
-  CHECK(ir.find("%acc.r0.v0") != std::string::npos);
-  CHECK(ir.find("%a_panel") != std::string::npos);
-  CHECK(ir.find("%b_panel") != std::string::npos);
-  CHECK(ir.find(".kernel_6x16") != std::string::npos);
-  const std::string assembly = cellforge::jit::emit_gemm(spec, cellforge::jit::Stage::assembly);
-  CHECK(assembly.find("vfmadd231ps") != std::string::npos);
+  const std::string ir = cellforge::jit::emit_gemm(spec, cellforge::jit::Stage::optimized_ir);
+  const std::string entry = cellforge::llvm_backend::gemm_library_symbol(spec.tile, "gemm");
+  CHECK(ir.find("call void @" + entry + "(ptr") != std::string::npos);
+  CHECK(ir.find("@" + cellforge::llvm_backend::gemm_symbol(spec) + ".shape") != std::string::npos);
+  CHECK(ir.find("@" + cellforge::llvm_backend::gemm_library_symbol(spec.tile, "pack")) != std::string::npos);
+  CHECK(ir.find("fma") == std::string::npos);
+  CHECK(ir.find("br ") == std::string::npos);  // no loops of its own
+}
+
+TEST_CASE("gemm: the library's IR reads like the algorithm, and its kernels use vector fma without spills") {
+  for (const GemmTile& tile : tile_families()) {
+    INFO(cellforge::llvm_backend::gemm_tile_name(tile));
+    const std::string ir = cellforge::jit::emit_gemm_library(tile, cellforge::jit::Stage::ir);
+    const std::string vector = tile.vector_floats == 16 ? "v16f32" : "v8f32";
+    CHECK(ir.find("@llvm.fma." + vector) != std::string::npos);
+    CHECK(ir.find("%acc.r0.v0") != std::string::npos);
+    CHECK(ir.find("%a_panel") != std::string::npos);
+    CHECK(ir.find("%b_panel") != std::string::npos);
+    CHECK(ir.find("%edge_kernel") != std::string::npos);
+    const std::string tile_kernel = "gemm_" + cellforge::llvm_backend::gemm_tile_name(tile) + ".kernel_" +
+                                    std::to_string(tile.rows) + "x" + std::to_string(tile.vectors * tile.vector_floats);
+    CHECK(ir.find("@" + tile_kernel + "(") != std::string::npos);
+    // The assembly of the full-tile kernel: fma on ymm or zmm registers, no spill in it.
+    const std::string assembly = cellforge::jit::emit_gemm_library(tile, cellforge::jit::Stage::assembly);
+    const size_t begin = assembly.find("\n" + tile_kernel + ":");
+    REQUIRE(begin != std::string::npos);
+    const std::string kernel = assembly.substr(begin, assembly.find(".Lfunc_end", begin) - begin);
+    CHECK(kernel.find(tile.vector_floats == 16 ? "vfmadd231ps\t%zmm" : "vfmadd231ps\t%ymm") != std::string::npos);
+    CHECK(kernel.find("Spill") == std::string::npos);
+    CHECK(kernel.find("Reload") == std::string::npos);
+  }
+}
+
+TEST_CASE("gemm: the library is compiled once per process and shared") {
+  const cellforge::jit::Library library = cellforge::jit::gemm_library(avx2_tile);
+  const auto first = cellforge::jit::library_object(library);
+  cellforge::jit::CompileStats stats;
+  const auto second = cellforge::jit::library_object(library, "", &stats);
+  CHECK(first.get() == second.get());
+  CHECK(stats.build_ms == 0);
+  CHECK(stats.codegen_ms == 0);
+  CHECK(!stats.from_disk_cache);
+  // Two compilations with the same tile link the same object.
+  const GemmSpec spec = make(5, 17, 9, Transpose::no, Transpose::no, GemmB::strided, false, 0);
+  auto one = GemmKernel::compile(spec, test_options());
+  auto two = GemmKernel::compile(make(7, 33, 3, Transpose::yes, Transpose::no, GemmB::prepacked, true, 1), test_options());
+  CHECK(one->stats().library_ms < 50);  // from memory: never compiled twice
+  CHECK(two->stats().library_ms < 50);
+  check_spec(spec, 7100u);
+}
+
+TEST_CASE("gemm: the default tile comes from the host's features") {
+  using cellforge::llvm_backend::gemm_target_from_features;
+  CHECK(gemm_target_from_features("+avx,+avx2,+fma").vector_floats == 8);
+  CHECK(gemm_target_from_features("+avx,+avx2,+fma").registers == 16);
+  CHECK(gemm_target_from_features("+avx2,+avx512f,+avx512vl").vector_floats == 16);
+  CHECK(gemm_target_from_features("+avx2,+avx512f,+avx512vl").registers == 32);
+  const auto host = gemm_target_from_features(cellforge::jit::host_target().features);
+  const GemmTile expected = cellforge::llvm_backend::default_gemm_tile(host);
+  const GemmSpec spec;
+  CHECK(spec.tile.vector_floats == expected.vector_floats);
+  CHECK(spec.tile.rows == expected.rows);
+  CHECK(spec.tile.vectors == expected.vectors);
+  CHECK(spec.tile.registers == expected.registers);
+  CHECK(cellforge::llvm_backend::gemm_column_granule(spec) == expected.vectors * expected.vector_floats);
 }
 
 TEST_CASE("gemm: an invalid spec is an internal error that names the problem") {
@@ -328,6 +435,14 @@ TEST_CASE("gemm: an invalid spec is an internal error that names the problem") {
   spec.c_row_stride = 7;
   CHECK_THROWS_WITH(GemmKernel::compile(spec, test_options()), Catch::Contains("C row stride"));
   spec = make(4, 8, 2, Transpose::no, Transpose::no, GemmB::strided, false, 0);
-  spec.tile = {8, 2, 16};  // 16 accumulators + 2 B vectors + 1 broadcast do not fit in 16 registers
+  spec.tile = {8, 2, 16, 8};  // 16 accumulators + 2 B vectors + 1 broadcast do not fit in 16 registers
   CHECK_THROWS_WITH(GemmKernel::compile(spec, test_options()), Catch::Contains("more vector registers"));
+  spec.tile = {17, 1, 32, 8};
+  CHECK_THROWS_WITH(GemmKernel::compile(spec, test_options()), Catch::Contains("tile.rows must be 1..16"));
+  spec.tile = {4, 1, 16, 4};
+  CHECK_THROWS_WITH(GemmKernel::compile(spec, test_options()), Catch::Contains("vector_floats must be 8 or 16"));
+  if (!host_has_avx512()) {
+    spec.tile = avx512_tile;
+    CHECK_THROWS_WITH(GemmKernel::compile(spec, test_options()), Catch::Contains("no AVX-512F"));
+  }
 }
