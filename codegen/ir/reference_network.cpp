@@ -141,6 +141,22 @@ ReferenceForward ReferenceNetwork::forward(const LayerValues& params, const std:
   return run(params, inputs, initial_states, extras, nullptr);
 }
 
+std::vector<std::vector<std::vector<Array>>> ReferenceNetwork::node_values(const LayerValues& params,
+                                                                           const std::vector<Array>& inputs,
+                                                                           const LayerValues& initial_states,
+                                                                           const CallExtras& extras) const {
+  Trace trace;
+  run(params, inputs, initial_states, extras, &trace);
+  std::vector<std::vector<std::vector<Array>>> out(trace.leaves.size());
+  std::vector<Unit> us = units(spec_);
+  for (size_t u = 0; u < us.size(); ++u) {
+    const Graph& cell = spec_.layers[static_cast<size_t>(us[u].layer)].cell;
+    const Bindings b = layer_bindings(spec_, us[u].layer);
+    for (const LeafValues& leaves : trace.leaves[u]) out[u].push_back(evaluate(cell, b, spec_.sizes.batch, leaves));
+  }
+  return out;
+}
+
 ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const std::vector<Array>& inputs,
                                               const LayerValues& initial_states, const std::vector<Array>& d_outputs,
                                               const LayerValues& d_final_states, const CallExtras& extras) const {
@@ -155,6 +171,7 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
   ReferenceGradients grads;
   grads.params.resize(unit_count);
   grads.initial_states.resize(unit_count);
+  grads.state_gradients.assign(unit_count, std::vector<LeafValues>(static_cast<size_t>(s.unroll + 1)));
   std::vector<Array> d_out = d_outputs;
   for (int64_t t = 0; t < s.unroll; ++t)
     check_array(d_out[static_cast<size_t>(t)], s.batch, layer_output_width(spec_, s.layers - 1),
@@ -182,8 +199,13 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
                      "; pass dL/ds_T for every state (zeros if the loss does not read it)");
         d_states[name] = it->second;
       }
+      // The state after step t sits between steps t and t+1 going forward in time (index t+1), and
+      // between t-1 and t for the backward-in-time direction (index t).
+      auto after_index = [&](int64_t t) { return static_cast<size_t>(d == 0 ? t + 1 : t); };
+      auto before_index = [&](int64_t t) { return static_cast<size_t>(d == 0 ? t : t + 1); };
       for (int64_t k = s.unroll; k-- > 0;) {
         const int64_t t = d == 0 ? k : s.unroll - 1 - k;
+        grads.state_gradients[u][after_index(t)] = d_states;
         LeafValues leaves = trace.leaves[u][static_cast<size_t>(t)];
         const Array dy = columns(d_out[static_cast<size_t>(t)], d * y_width, y_width);
         for (NodeId seed : backward.leaves(Op::seed)) {
@@ -204,6 +226,7 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
               for (int64_t c = 0; c < next.cols; ++c) next.at(r, c) = d_states[name].at(r, c);
           d_states[name] = std::move(next);
         }
+        grads.state_gradients[u][before_index(t)] = d_states;
         auto dx = out.find(output_key(Role::grad, x_name));
         if (dx != out.end())
           for (size_t i = 0; i < dx->second.data.size(); ++i) d_in[static_cast<size_t>(t)].data[i] += dx->second.data[i];

@@ -40,6 +40,8 @@ struct ReferenceGradients {
   LayerValues params;          // per unit: dL/dW by parameter name
   std::vector<Array> inputs;   // per step: dL/dx_t [B, X]
   LayerValues initial_states;  // per unit: dL/ds_0 by state name
+  /// per unit, per history index i in [0, T]: dL/d(the state between steps i-1 and i) by name
+  std::vector<std::vector<LeafValues>> state_gradients;
 };
 
 class ReferenceNetwork {
@@ -56,6 +58,12 @@ class ReferenceNetwork {
   ReferenceGradients backward(const LayerValues& params, const std::vector<Array>& inputs,
                               const LayerValues& initial_states, const std::vector<Array>& d_outputs,
                               const LayerValues& d_final_states, const CallExtras& extras = {}) const;
+
+  /// The value of every node of each unit's cell at every step of the forward pass: [unit][step]
+  /// -> one Array per NodeId (for inspection and tests: gate values, pre-activations).
+  std::vector<std::vector<std::vector<Array>>> node_values(const LayerValues& params, const std::vector<Array>& inputs,
+                                                           const LayerValues& initial_states,
+                                                           const CallExtras& extras = {}) const;
 
   const NetworkSpec& spec() const { return spec_; }
   const NetworkSizes& sizes() const { return spec_.sizes; }

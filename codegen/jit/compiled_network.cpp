@@ -8,6 +8,7 @@
 
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
+#include "codegen/jit/gemm_kernels.hpp"
 #include "codegen/jit/thread_pool.hpp"
 #include "codegen/llvm/gemm.hpp"
 #include "codegen/llvm/lower.hpp"
@@ -29,6 +30,7 @@ struct CompiledNetwork::Impl {
   EntryPoint backward = nullptr;
   std::unique_ptr<jit::ThreadPool> pool;
   std::unique_ptr<float[], void (*)(float*)> workspace{nullptr, [](float* p) { std::free(p); }};
+  std::vector<float> telemetry;
   size_t workspace_size = 0;
   bool forward_done = false;
 };
@@ -44,6 +46,8 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
       << " layers " << plan.sizes.layers;
   for (const auto& [name, value] : plan.sizes.extra) key << " " << name << "=" << value;
   const passes::PassOptions& p = options.passes;
+  const llvm_backend::TelemetryOptions& t = options.telemetry;
+  if (t.enabled) key << " telemetry " << t.sigmoid_low << " " << t.sigmoid_high << " " << t.tanh_abs;
   key << " " << llvm_backend::gemm_generator_version << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise;
   return key.str();
 }
@@ -136,7 +140,8 @@ CompiledNetwork CompiledNetwork::compile(const ir::Graph& cell, const ir::Networ
 CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const NetworkOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->plan = llvm_backend::plan_network(spec, options.passes);
+  impl->plan = llvm_backend::plan_network(spec, options.passes, options.telemetry);
+  impl->telemetry.assign(static_cast<size_t>(impl->plan.telemetry_floats), 0.0f);
   for (const auto& p : impl->plan.params)
     impl->parameters.push_back({p.layer, p.direction, p.name, p.rows, p.cols, p.offset});
   const NetworkPlan& plan = impl->plan;
@@ -145,6 +150,12 @@ CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const Netw
   compile_options.use_disk_cache = options.use_disk_cache;
   compile_options.cache_dir = options.cache_dir;
   compile_options.host_symbols = {{"cellforge_barrier_wait", reinterpret_cast<void*>(&cellforge_barrier_wait)}};
+  // The network's gemms call into the kernel libraries of their tiles.
+  std::vector<llvm_backend::GemmSpec> gemms;
+  for (const auto* scans : {&plan.forward, &plan.backward})
+    for (const llvm_backend::ScanPlan& scan : *scans)
+      for (const llvm_backend::ProductPlan& product : scan.products) gemms.push_back(product.spec);
+  compile_options.libraries = jit::gemm_libraries(gemms);
   impl->code = jit::compile(jit::cache_key(describe(plan, options)), llvm_backend::network_builder(plan),
                             compile_options);
   impl->forward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_forward"));
@@ -163,6 +174,17 @@ const ir::NetworkSizes& CompiledNetwork::sizes() const { return impl_->plan.size
 const ir::Graph& CompiledNetwork::cell() const { return impl_->plan.cell; }
 const ir::NetworkSpec& CompiledNetwork::spec() const { return impl_->plan.spec; }
 std::vector<ir::Unit> CompiledNetwork::units() const { return impl_->plan.units; }
+
+std::vector<TelemetryValues> CompiledNetwork::telemetry() const {
+  std::vector<TelemetryValues> out;
+  for (const llvm_backend::TelemetrySeries& s : impl_->plan.telemetry) {
+    const ir::Unit& unit = impl_->plan.units[static_cast<size_t>(s.unit)];
+    const bool norm = s.kind == llvm_backend::TelemetrySeries::Kind::state_gradient_norm;
+    out.push_back({norm ? "state_gradient_norm" : "gate_saturation", unit.layer, unit.direction, s.name,
+                   std::vector<float>(impl_->telemetry.begin() + s.offset, impl_->telemetry.begin() + s.offset + s.count)});
+  }
+  return out;
+}
 const std::vector<ParameterInfo>& CompiledNetwork::parameters() const { return impl_->parameters; }
 int64_t CompiledNetwork::parameter_floats() const { return impl_->plan.param_floats; }
 int64_t CompiledNetwork::input_width() const { return impl_->plan.input_width; }
@@ -222,6 +244,7 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   slots[llvm_backend::kOutput] = y.data();
   slots[llvm_backend::kParams] = const_cast<float*>(params.data());
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
+  slots[llvm_backend::kTelemetry] = impl_->telemetry.data();
   fill_call_inputs(plan, impl_->workspace.get(), call);
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
@@ -258,6 +281,7 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
   slots[llvm_backend::kDOutput] = const_cast<float*>(dy.data());
   slots[llvm_backend::kDInput] = dx.data();
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
+  slots[llvm_backend::kTelemetry] = impl_->telemetry.data();
   EntryPoint entry = impl_->backward;
   void* barrier = &impl_->pool->barrier();
   impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });

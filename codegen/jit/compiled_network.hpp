@@ -29,13 +29,10 @@
 #include "codegen/ir/graph.hpp"
 #include "codegen/ir/reference_network.hpp"
 #include "codegen/jit/engine.hpp"
+#include "codegen/llvm/network_plan.hpp"
 #include "codegen/passes/schedule.hpp"
 
 namespace cellforge {
-
-namespace llvm_backend {
-struct NetworkPlan;
-}
 
 struct NetworkOptions {
   int threads = 0;  // 0: every hardware thread
@@ -46,6 +43,19 @@ struct NetworkOptions {
   /// Checks every input, initial state and parameter for NaN/Inf before each call and reports the
   /// first one found (its step, row and feature).
   bool strict = false;
+  /// Gradient telemetry computed by the generated code (telemetry() after each call).
+  llvm_backend::TelemetryOptions telemetry;
+};
+
+/// One telemetry series of the last calls: for a state, ||dL/ds|| at index i = the state between
+/// steps i-1 and i (0: the initial state, T: the final one) from the last backward(); for a named
+/// gate, the fraction of its units saturated at each step from the last forward().
+struct TelemetryValues {
+  std::string kind;  // "state_gradient_norm" or "gate_saturation"
+  int64_t layer;
+  int64_t direction;
+  std::string name;
+  std::vector<float> values;
 };
 
 struct ParameterInfo {
@@ -93,6 +103,8 @@ class CompiledNetwork {
   /// The network's own buffers as the last call left them (state histories, saved values, ...),
   /// laid out as the plan says; for inspection tools and tests.
   std::span<const float> workspace() const;
+  /// Every telemetry series (empty unless compiled with telemetry.enabled).
+  std::vector<TelemetryValues> telemetry() const;
   const llvm_backend::NetworkPlan& plan() const;
 
   /// Runs the network, keeping what backward() needs.

@@ -101,7 +101,7 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
       std::vector<llvm::Value*> args;
       for (NodeId a : n.args) args.push_back(operand(a));
       value[id] = apply(l, n.op, args, names[id]);
-      if (s.materialized[id])
+      if (s.materialized[id] || scan.location[id].valid())  // materialized, or kept for telemetry
         b.CreateAlignedStore(value[id], l.address(scan.location[id], step, r, j), llvm::Align(4));
     }
   };

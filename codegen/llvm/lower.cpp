@@ -109,6 +109,22 @@ void emit_scan(Lowering& l, const ScanPlan& scan) {
   emit_phase(l, scan, Phase::post, nullptr, l.int64(T * B));
 }
 
+// The telemetry of the unit a scan belongs to: gate saturation after its forward scan, state
+// gradient norms after its backward scan.
+void emit_scan_telemetry(Lowering& l, const ScanPlan& scan) {
+  const NetworkPlan& plan = l.plan();
+  bool any = false;
+  for (const TelemetrySeries& series : plan.telemetry) {
+    const ir::Unit& unit = plan.units[static_cast<size_t>(series.unit)];
+    const bool ours = unit.layer == scan.layer && unit.direction == scan.direction &&
+                      (series.kind == TelemetrySeries::Kind::state_gradient_norm) == scan.backward_pass;
+    if (!ours) continue;
+    if (!any) l.barrier();
+    emit_telemetry(l, series);
+    any = true;
+  }
+}
+
 void emit_copies(Lowering& l, const std::vector<StateCopy>& copies) {
   for (const StateCopy& c : copies) l.copy_rows(c.from, c.to, nullptr, l.int64(c.rows), c.width);
   if (!copies.empty()) l.barrier();
@@ -122,7 +138,10 @@ std::unique_ptr<llvm::Module> lower_network(const NetworkPlan& plan, llvm::LLVMC
 
   l.begin_function("cf_forward");
   emit_copies(l, plan.forward_prologue);
-  for (const ScanPlan& scan : plan.forward) emit_scan(l, scan);
+  for (const ScanPlan& scan : plan.forward) {
+    emit_scan(l, scan);
+    emit_scan_telemetry(l, scan);
+  }
   emit_copies(l, plan.forward_epilogue);
   l.end_function();
 
@@ -133,7 +152,10 @@ std::unique_ptr<llvm::Module> lower_network(const NetworkPlan& plan, llvm::LLVMC
   // its gradient of the layer's input to the one the forward unit wrote.
   for (int64_t layer = plan.sizes.layers; layer-- > 0;)
     for (const ScanPlan& scan : plan.backward)
-      if (scan.layer == layer) emit_scan(l, scan);
+      if (scan.layer == layer) {
+        emit_scan(l, scan);
+        emit_scan_telemetry(l, scan);
+      }
   emit_copies(l, plan.backward_epilogue);
   l.end_function();
   return module;

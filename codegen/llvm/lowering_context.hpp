@@ -88,6 +88,9 @@ void emit_product(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Valu
 /// Packs the parameters that the scan's loop products read prepacked (before the scan).
 void emit_packing(Lowering& l, const ScanPlan& scan);
 
+/// One telemetry series, this thread's share of its steps (after the unit's scan).
+void emit_telemetry(Lowering& l, const TelemetrySeries& series);
+
 /// Assembles a concatenation or pad: copies the parts that were not computed in place.
 void emit_assembly(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
 

@@ -116,8 +116,10 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     return users[id].size() == 1 && g.node(users[id][0]).op == Op::concat && s.phase[users[id][0]] == s.phase[id] &&
            std::count(g.node(users[id][0]).args.begin(), g.node(users[id][0]).args.end(), id) == 1;
   };
+  auto kept = [&](NodeId id) { return buffers.keep_every_step && buffers.keep_every_step(id); };
   for (NodeId id = 0; id < n; ++id) {
-    if (!computed(id) || !s.materialized[id] || plan.location[id].valid() || placed_in_concat(id)) continue;
+    if (!computed(id) || !(s.materialized[id] || kept(id)) || plan.location[id].valid() || placed_in_concat(id))
+      continue;
     const int64_t w = plan.width[id];
     const Phase phase = g.type(id).shared ? Phase::shared : s.phase[id];  // shared values have one row
     switch (phase) {
@@ -136,7 +138,7 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
             if (s.phase[u] == Phase::post || (is_view(u) && read_after_loop(u))) return true;
           return false;
         };
-        bool read_later = read_after_loop(id);
+        bool read_later = read_after_loop(id) || kept(id);
         plan.location[id] = read_later ? sequence(ws, steps, batch, w) : Location{kWorkspace, ws.allocate(batch * w), w, 0, 0};
         break;
       }

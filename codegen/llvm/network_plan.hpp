@@ -132,6 +132,29 @@ struct StateCopy {
   int64_t width;
 };
 
+/// Gradient telemetry, computed by the generated code when asked: the norm of the gradient of
+/// every state at every step (in BPTT), and the fraction of saturated units of every named gate at
+/// every step (in the forward pass).
+struct TelemetryOptions {
+  bool enabled = false;
+  double sigmoid_low = 0.1, sigmoid_high = 0.9;  // a sigmoid gate is saturated below low or above high
+  double tanh_abs = 0.9;                         // a tanh gate is saturated where |value| > tanh_abs
+};
+
+/// One telemetry series: `count` floats at `offset` of the telemetry buffer.
+struct TelemetrySeries {
+  enum class Kind { state_gradient_norm, gate_saturation };
+  Kind kind;
+  int64_t unit;
+  std::string name;  // the state, or the gate's label
+  int64_t offset = 0;
+  int64_t count = 0;  // norms: T+1, index i = the state between steps i-1 and i; saturation: T
+  Location source;    // the state-gradient history, or the gate's values at every step
+  int64_t width = 0;  // features of a row of the source
+  ir::Op gate = ir::Op::sigmoid;
+  ir::NodeId node = 0;  // the gate's node in its unit's forward schedule
+};
+
 struct NetworkPlan {
   ir::NetworkSpec spec;
   ir::Graph cell;                  // layer 0's cell as given
@@ -145,6 +168,9 @@ struct NetworkPlan {
   int64_t input_width = 0;   // X
   int64_t output_width = 0;  // Y of the top layer
   std::vector<ScanPlan> forward, backward;  // per unit
+  TelemetryOptions telemetry_options;
+  std::vector<TelemetrySeries> telemetry;   // when enabled
+  int64_t telemetry_floats = 0;
   Location step_mask;                       // variable lengths: [T][B][1], filled per call
   std::vector<Location> dropout_masks;      // dropout: per layer (invalid for layer 0): [T][B][X], per call
   std::vector<StateCopy> forward_prologue, forward_epilogue, backward_prologue, backward_epilogue;
@@ -165,7 +191,8 @@ struct NetworkPlan {
 };
 
 /// Plans a network. Throws UserError for a bad spec.
-NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options);
+NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options,
+                         const TelemetryOptions& telemetry = {});
 /// Plans a network of `sizes.layers` copies of `cell`.
 NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, const passes::PassOptions& options);
 

@@ -36,9 +36,22 @@ NetworkPlan plan_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, c
   return plan_network(ir::NetworkSpec::stack(cell, sizes), options);
 }
 
-NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options) {
+namespace {
+
+// The gates whose saturation telemetry reports: labelled sigmoid and tanh values of the forward
+// step that are computed per row.
+bool is_gate(const ir::Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  return (n.op == Op::sigmoid || n.op == Op::tanh) && !g.label(id).empty() && !n.type.shared;
+}
+
+}  // namespace
+
+NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options,
+                         const TelemetryOptions& telemetry) {
   ir::check_spec(spec);
   NetworkPlan p;
+  p.telemetry_options = telemetry;
   p.spec = spec;
   p.sizes = spec.sizes;
   p.cell = spec.layers.at(0).cell;
@@ -194,7 +207,19 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
         default: internal_error("forward result ", ir::role_name(o.role));
       }
     };
+    if (telemetry.enabled) fwd.keep_every_step = [&](NodeId id) { return is_gate(schedule.forward.graph, id); };
     ScanPlan forward = plan_scan(schedule.forward, l, /*reverse=*/d == 1, bindings[li], T, B, fwd, ws);
+    if (telemetry.enabled) {
+      const ir::Graph& g = schedule.forward.graph;
+      for (NodeId id = 0; id < g.size(); ++id)
+        if (is_gate(g, id) && forward.location[id].valid() && forward.location[id].step_stride != 0)
+          p.telemetry.push_back({TelemetrySeries::Kind::gate_saturation, static_cast<int64_t>(u), g.label(id), 0, T,
+                                 forward.location[id], forward.width[id], g.node(id).op, id});
+      for (size_t k = 0; k < p.states.size(); ++k)
+        if (p.states[k].width[u])
+          p.telemetry.push_back({TelemetrySeries::Kind::state_gradient_norm, static_cast<int64_t>(u), p.states[k].name,
+                                 0, T + 1, d_history[u][k], p.states[k].width[u], Op::sigmoid, 0});
+    }
     forward.direction = d;
     forward.schedule = p.layer_schedule[li];
     forward.backward_pass = false;
@@ -253,6 +278,10 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
       p.backward_prologue.push_back({Location{d_final_state_slot(kk), offset, S, 0, 0}, in_time(dh, last), B, S});
       p.backward_epilogue.push_back({in_time(dh, first), Location{d_initial_state_slot(kk), offset, S, 0, 0}, B, S});
     }
+  }
+  for (TelemetrySeries& series : p.telemetry) {
+    series.offset = p.telemetry_floats;
+    p.telemetry_floats += series.count;
   }
   p.workspace_floats = ws.size();
   for (const auto* scans : {&p.forward, &p.backward})

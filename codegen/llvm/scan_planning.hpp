@@ -34,6 +34,8 @@ struct ResultTarget {
 struct ScanBuffers {
   std::function<Location(const ir::Node&)> leaf;
   std::function<ResultTarget(const ir::Output&)> result;
+  /// Values to keep in memory for every step even if nothing reads them later (telemetry's gates).
+  std::function<bool(ir::NodeId)> keep_every_step;
 };
 
 /// The storage of one scan: leaves and results as `buffers` says, everything else in the workspace.
