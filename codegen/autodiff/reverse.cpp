@@ -160,9 +160,17 @@ class ReverseSweep {
     return total;
   }
 
+  // The sum of the contributions. A contribution that is a length-1 value broadcast to the node's
+  // length (the adjoint of a mean or a sum) is added as the length-1 value when anything else has
+  // the full length: the add broadcasts it.
   NodeId accumulate(NodeId id) {
     std::optional<NodeId> total = join_pieces(id);
-    for (NodeId c : full_[id]) total = total ? g_.add(*total, c) : c;
+    std::vector<NodeId> broadcasts;
+    for (NodeId c : full_[id]) {
+      if (g_.node(c).op == Op::broadcast) broadcasts.push_back(c);
+      else total = total ? g_.add(*total, c) : c;
+    }
+    for (NodeId c : broadcasts) total = total ? g_.add(*total, g_.node(c).args[0]) : c;
     return total ? *total : kNone;
   }
 

@@ -4,7 +4,9 @@
 // is, a sum of one contribution is that contribution, 1*x appears where a rule multiplies by a
 // derivative that is one. This pass removes the identities (x*1, 1*x, x+0, 0+x, x-0, x/1, -(-x))
 // and folds arithmetic on constants, never changing the type of a value (a rewrite that would turn
-// a per-row value into a shared one, or change its length, is not applied).
+// a per-row value into a shared one, or change its length, is not applied). An explicit broadcast
+// of a length-1 value into an elementwise op is dropped: the op broadcasts it anyway (the
+// derivative of mean gives broadcast(g/n, n) * ...).
 #include <cmath>
 
 #include "codegen/ir/rewrite.hpp"
@@ -40,6 +42,20 @@ ir::Graph simplify(const ir::Graph& graph) {
   return ir::rewrite(graph, [](ir::RewriteStep& s) -> NodeId {
     ir::Graph& g = s.out;
     const Node& n = s.node;
+    // op(broadcast(s), v) = op(s, v) when v has the broadcast's length.
+    if (n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::div) {
+      ir::Node unbroadcast = n;
+      for (size_t i = 0; i < 2; ++i) {
+        const ir::Node& a = g.node(unbroadcast.args[i]);
+        if (a.op == Op::broadcast && g.type(unbroadcast.args[1 - i]).rows == a.type.rows &&
+            !g.type(unbroadcast.args[1 - i]).is_matrix())
+          unbroadcast.args[i] = a.args[0];
+      }
+      if (unbroadcast.args != n.args) {
+        NodeId candidate = g.make(unbroadcast);
+        if (g.type(candidate) == g.type(g.make(n))) return candidate;
+      }
+    }
     NodeId built = g.make(n);
     const ir::Type type = g.type(built);
     auto same_type = [&](NodeId id) { return g.type(id) == type; };

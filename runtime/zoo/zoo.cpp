@@ -1,4 +1,4 @@
-// The zoo's registry; the cells themselves are in basic.cpp (and their neighbours).
+// The zoo's registry; the cells themselves are in basic.cpp and variants.cpp.
 #include "runtime/zoo/zoo.hpp"
 
 #include "codegen/ir/error.hpp"
@@ -9,6 +9,7 @@ const std::vector<ZooCell>& cells() {
   static const std::vector<ZooCell> all = [] {
     std::vector<ZooCell> v;
     add_basic_cells(v);
+    add_variant_cells(v);
     return v;
   }();
   return all;

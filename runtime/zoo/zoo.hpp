@@ -26,6 +26,7 @@ const std::vector<ZooCell>& cells();
 const ZooCell& find(const std::string& name);
 
 /// Registration, one call per source file of the zoo.
-void add_basic_cells(std::vector<ZooCell>& cells);
+void add_basic_cells(std::vector<ZooCell>& cells);    // basic.cpp: rnn, lstm, gru
+void add_variant_cells(std::vector<ZooCell>& cells);  // variants.cpp: LSTM variants, MGU, JANET, IndRNN, SRU
 
 }  // namespace cellforge::zoo

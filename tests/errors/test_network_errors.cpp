@@ -241,8 +241,9 @@ TEST_CASE("errors: interpreter: a batch below 1, a missing leaf, a wrong shape, 
 
 TEST_CASE("errors: zoo::find of an unknown name lists the known names", "[errors]") {
   CHECK_THROWS_WITH(zoo::find("transformer"),
-                    "unknown cell 'transformer'; the zoo has: rnn, rnn_relu, lstm, gru, gru_classic (cellforge cells "
-                    "lists them with their equations)");
+                    "unknown cell 'transformer'; the zoo has: rnn, rnn_relu, lstm, gru, gru_classic, peephole_lstm, "
+                    "cifg_lstm, lstmp, layernorm_lstm, mlstm, mgu, janet, indrnn, sru (cellforge cells lists them "
+                    "with their equations)");
   CHECK_THROWS_AS(zoo::find(""), UserError);
   CHECK_THROWS_AS(zoo::find("LSTM"), UserError);  // names are exact
 }

@@ -113,8 +113,12 @@ TEST_CASE("BPTT of lstm matches central differences", "[gradcheck]") { check_cel
 TEST_CASE("BPTT of gru matches central differences", "[gradcheck]") { check_cell("gru"); }
 TEST_CASE("BPTT of gru_classic matches central differences", "[gradcheck]") { check_cell("gru_classic"); }
 
+// The zoo's variant cells (variants.cpp, gated_variants.cpp) are checked by test_zoo_variants.cpp,
+// which also checks that it covers every cell after these five.
 TEST_CASE("the BPTT check covers every zoo cell", "[gradcheck]") {
   std::vector<std::string> names;
   for (const auto& c : zoo::cells()) names.push_back(c.name);
-  CHECK(names == std::vector<std::string>{"rnn", "rnn_relu", "lstm", "gru", "gru_classic"});
+  REQUIRE(names.size() >= 5);
+  CHECK(std::vector<std::string>(names.begin(), names.begin() + 5) ==
+        std::vector<std::string>{"rnn", "rnn_relu", "lstm", "gru", "gru_classic"});
 }

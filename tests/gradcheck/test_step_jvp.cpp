@@ -16,7 +16,7 @@ using testing::Comparison;
 
 namespace {
 
-const ir::Bindings kBindings = {{"X", 3}, {"H", 4}};
+const ir::Bindings kBindings = {{"X", 3}, {"H", 4}, {"P", 2}};  // P: lstmp's projection
 constexpr int64_t kBatch = 3;
 
 struct Step {
@@ -123,7 +123,8 @@ TEST_CASE("state_vjp equals differentiate's state gradients when dy = 0", "[grad
     }
     ir::LeafValues leaves = merged(s.leaves, s.seeds);
     const auto a = ir::evaluate_outputs(vjp, kBindings, kBatch, leaves);
-    leaves["dy"] = ir::Array(kBatch, 4);
+    const ir::NodeId y = s.cell.find_output(ir::Role::output, ir::output_name(s.cell))->node;
+    leaves["dy"] = ir::Array(kBatch, s.cell.type(y).rows.bind(kBindings));  // H, or lstmp's P
     const auto b = ir::evaluate_outputs(full, kBindings, kBatch, leaves);
     Comparison r;
     for (ir::NodeId id : s.cell.leaves(ir::Op::state)) {

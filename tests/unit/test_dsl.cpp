@@ -131,7 +131,9 @@ TEST_CASE("the zoo: names in order, lookup by name, each cell valid", "[unit]") 
     CHECK(g.name() == entry.name);
     CHECK_NOTHROW(ir::verify_cell(g));
   }
-  CHECK(names == std::vector<std::string>{"rnn", "rnn_relu", "lstm", "gru", "gru_classic"});
+  CHECK(names == std::vector<std::string>{"rnn", "rnn_relu", "lstm", "gru", "gru_classic", "peephole_lstm",
+                                          "cifg_lstm", "lstmp", "layernorm_lstm", "mlstm", "mgu", "janet",
+                                          "indrnn", "sru"});
   // PyTorch's parameter names and gate sizes.
   const ir::Graph lstm = zoo::find("lstm").build();
   CHECK(leaf_names(lstm, ir::Op::param) == std::vector<std::string>{"W_ih", "b_ih", "W_hh", "b_hh"});
