@@ -10,7 +10,9 @@
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/JITLink/JITLink.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
@@ -173,6 +175,37 @@ bool read_file(const std::filesystem::path& path, std::string* bytes) {
 
 }  // namespace
 
+namespace {
+
+// With CELLFORGE_PERF_MAP set, every function the JIT links (locals too: fused loops, GEMM
+// kernels) is appended to /tmp/perf-<pid>.map, the file `perf report` reads to name JIT code.
+class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
+ public:
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph&,
+                        llvm::jitlink::PassConfiguration& config) override {
+    config.PostFixupPasses.push_back([](llvm::jitlink::LinkGraph& graph) -> llvm::Error {
+      static std::mutex mutex;
+      std::lock_guard<std::mutex> lock(mutex);
+      const std::string path = "/tmp/perf-" + std::to_string(::getpid()) + ".map";
+      if (FILE* f = std::fopen(path.c_str(), "a")) {
+        for (llvm::jitlink::Symbol* symbol : graph.defined_symbols())
+          if (symbol->getSize() > 0)
+            std::fprintf(f, "%llx %llx %s\n", static_cast<unsigned long long>(symbol->getAddress().getValue()),
+                         static_cast<unsigned long long>(symbol->getSize()), symbol->hasName() ? symbol->getName().str().c_str() : "?");
+        std::fclose(f);
+      }
+      return llvm::Error::success();
+    });
+  }
+  llvm::Error notifyFailed(llvm::orc::MaterializationResponsibility&) override { return llvm::Error::success(); }
+  llvm::Error notifyRemovingResources(llvm::orc::JITDylib&, llvm::orc::ResourceKey) override {
+    return llvm::Error::success();
+  }
+  void notifyTransferringResources(llvm::orc::JITDylib&, llvm::orc::ResourceKey, llvm::orc::ResourceKey) override {}
+};
+
+}  // namespace
+
 struct CompiledCode::Impl {
   std::unique_ptr<llvm::orc::LLJIT> jit;
 };
@@ -288,6 +321,9 @@ std::unique_ptr<CompiledCode> compile(const std::string& key, const ModuleBuilde
   auto impl = std::make_unique<CompiledCode::Impl>();
   impl->jit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(host_machine_builder(options.opt_level)).create(),
                      "creating the JIT");
+  if (std::getenv("CELLFORGE_PERF_MAP"))
+    if (auto* linking = llvm::dyn_cast<llvm::orc::ObjectLinkingLayer>(&impl->jit->getObjLinkingLayer()))
+      linking->addPlugin(std::make_unique<PerfMapPlugin>());
   llvm::orc::JITDylib& dylib = impl->jit->getMainJITDylib();
   // libm and friends, for anything the optimizer turned into a library call (memcpy, memset).
   dylib.addGenerator(unwrap(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(

@@ -97,19 +97,57 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
     return;
   }
   if (n.op == Op::batch_sum) {
+    // Column sums over the rows, a block of columns at a time held in vector registers while the
+    // rows stream past (rows are contiguous; walking down a column would touch a new cache line
+    // per element). Each thread owns whole blocks, each column is summed row by row in order: the
+    // result does not depend on the number of threads.
     const NodeId a = n.args[0];
     const Location& A = location_of(scan, g, a);
-    auto [begin, end] = l.thread_range(l.int64(scan.width[node]));
-    l.emit_for(begin, end, 1, name + ".j", [&](llvm::Value* j) {
-      llvm::Value* acc = l.entry_alloca(l.f32(), name + ".acc");
-      b.CreateStore(zero, acc);
-      l.emit_for(l.int64(0), g.type(a).shared ? l.int64(1) : rows, 1, name + ".r", [&](llvm::Value* r) {
-        b.CreateStore(b.CreateFAdd(b.CreateLoad(l.f32(), acc), load(A, r, j)), acc);
+    const int lanes = l.options().vector_width;
+    const int64_t vectors = 8, block = lanes * vectors, width = scan.width[node];
+    llvm::Value* row_count = g.type(a).shared ? l.int64(1) : rows;
+    auto sum_block = [&](llvm::Value* j0, int64_t columns, int w) {
+      // `columns` columns from j0, as columns / w vectors of w lanes.
+      llvm::Type* type = w == 1 ? l.f32() : static_cast<llvm::Type*>(l.vector(w));
+      const int64_t count = columns / w;
+      std::vector<llvm::Value*> acc;
+      for (int64_t k = 0; k < count; ++k) {
+        acc.push_back(l.entry_alloca(type, name + ".acc"));
+        b.CreateStore(llvm::Constant::getNullValue(type), acc.back());
+      }
+      l.emit_for(l.int64(0), row_count, 1, name + ".r", [&](llvm::Value* r) {
+        for (int64_t k = 0; k < count; ++k) {
+          llvm::Value* v = b.CreateAlignedLoad(type, l.address(A, step, r, b.CreateAdd(j0, l.int64(k * w))), llvm::Align(4));
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(type, acc[k]), v), acc[k]);
+        }
       });
-      llvm::Value* where = l.address(out, step, l.int64(0), j);
-      llvm::Value* total = b.CreateLoad(l.f32(), acc);
-      if (s.accumulate[node]) total = b.CreateFAdd(b.CreateAlignedLoad(l.f32(), where, llvm::Align(4)), total);
-      b.CreateAlignedStore(total, where, llvm::Align(4));
+      for (int64_t k = 0; k < count; ++k) {
+        llvm::Value* where = l.address(out, step, l.int64(0), b.CreateAdd(j0, l.int64(k * w)));
+        llvm::Value* total = b.CreateLoad(type, acc[k]);
+        if (s.accumulate[node]) total = b.CreateFAdd(b.CreateAlignedLoad(type, where, llvm::Align(4)), total);
+        b.CreateAlignedStore(total, where, llvm::Align(4));
+      }
+    };
+    const int64_t blocks = width / block;
+    auto [begin, end] = l.thread_range(l.int64(blocks + (width % block ? 1 : 0)));
+    l.emit_for(begin, end, 1, name + ".block", [&](llvm::Value* index) {
+      llvm::Value* j0 = b.CreateMul(index, l.int64(block));
+      if (blocks == 0) {
+        sum_block(j0, width, 1);
+        return;
+      }
+      llvm::Function* f = b.GetInsertBlock()->getParent();
+      auto* full = llvm::BasicBlock::Create(l.context(), name + ".full", f);
+      auto* tail = llvm::BasicBlock::Create(l.context(), name + ".tail", f);
+      auto* done = llvm::BasicBlock::Create(l.context(), name + ".done", f);
+      b.CreateCondBr(b.CreateICmpSLT(index, l.int64(blocks)), full, tail);
+      b.SetInsertPoint(full);
+      sum_block(j0, block, lanes);
+      b.CreateBr(done);
+      b.SetInsertPoint(tail);
+      if (width % block) sum_block(j0, width % block, 1);
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
     });
     return;
   }
