@@ -2,7 +2,9 @@
 // runs them in order.
 #pragma once
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "codegen/ir/graph.hpp"
 #include "codegen/passes/schedule.hpp"
@@ -14,6 +16,11 @@ ir::Graph mask_padded_steps(const ir::Graph& cell);
 
 /// Multiplies the cell's input by a dropout mask input (see drop_layer_input.cpp).
 ir::Graph drop_layer_input(const ir::Graph& cell);
+
+/// A step graph as a stateless cell of one input `z` (the listed inputs and states side by side)
+/// and one output `y` (the listed results side by side); see pack_step_inputs.cpp.
+ir::Graph pack_step_inputs(const ir::Graph& graph, const std::vector<std::string>& leaves,
+                           const std::vector<std::pair<ir::Role, std::string>>& results);
 
 /// Algebraic clean-up: x*1, x+0, x-0, x/1, -(-x), constant arithmetic; no change of types.
 ir::Graph simplify(const ir::Graph& graph);
