@@ -9,6 +9,7 @@
 // step Jacobian costs two such calls per iteration. The input size X of the step is renamed X_step
 // (a network binds X to its input, here z).
 #include "codegen/ir/error.hpp"
+#include "codegen/ir/rewrite.hpp"
 #include "codegen/passes/passes.hpp"
 
 namespace cellforge::passes {
@@ -71,7 +72,9 @@ ir::Graph pack_step_inputs(const ir::Graph& graph, const std::vector<std::string
     parts.push_back(v);
   }
   out.add_output(ir::Role::output, "y", parts.size() == 1 ? parts[0] : out.concat(parts));
-  return out;
+  // A parameter the product does not read (W_xh in the Jacobian of a linear recurrence) is dropped:
+  // a cell must use every leaf it declares.
+  return ir::prune(out, /*drop_unused_leaves=*/true);
 }
 
 }  // namespace cellforge::passes

@@ -62,6 +62,30 @@ double Args::number(const std::string& name, double fallback) const {
   return v;
 }
 
+std::map<std::string, int64_t> Args::sizes(const std::string& name) const {
+  std::map<std::string, int64_t> out;
+  const std::string list = text(name, "");
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    const std::string item = list.substr(start, end - start);
+    start = end + 1;
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      user_error("option --", name, ": expected NAME=VALUE (e.g. P=16), got '", item, "'");
+    const std::string size = item.substr(0, eq), value = item.substr(eq + 1);
+    char* stop = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(value.c_str(), &stop, 10);
+    if (value.empty() || *stop != '\0' || errno != 0 || v <= 0)
+      user_error("option --", name, " ", size, ": expected a positive integer, got '", value, "'");
+    out[size] = v;
+  }
+  return out;
+}
+
 std::string Args::choice(const std::string& name, const std::vector<std::string>& choices,
                          const std::string& fallback) const {
   std::string v = text(name, fallback);

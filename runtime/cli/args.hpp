@@ -22,6 +22,8 @@ class Args {
   int64_t integer(const std::string& name, int64_t fallback) const;
   double number(const std::string& name, double fallback) const;
   bool flag(const std::string& name) const { return has(name); }
+  /// "P=16,Q=4": named sizes of a cell (a projection size P...), each a positive integer.
+  std::map<std::string, int64_t> sizes(const std::string& name) const;
   /// One of `choices`.
   std::string choice(const std::string& name, const std::vector<std::string>& choices, const std::string& fallback) const;
 

@@ -1,6 +1,7 @@
 // `cellforge inspect --cell NAME --emit STAGE`: prints one stage of the pipeline for a zoo cell
 // (or a graph read from a text file with --graph FILE).
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -32,10 +33,25 @@ ir::Graph load_graph(const Args& args) {
   return zoo::find(args.text("cell", "lstm")).build();
 }
 
+// Renders DOT text to an SVG file with Graphviz's dot, through a temporary file and a rename.
+void render_svg(const std::string& dot_text, const std::string& path) {
+  if (std::system("command -v dot >/dev/null 2>&1") != 0)
+    user_error("--svg needs Graphviz's dot, which is not installed; install it (apt-get install graphviz) or "
+               "leave out --svg and render the DOT text with any Graphviz viewer");
+  const std::string temporary = path + ".tmp";
+  FILE* pipe = popen(("dot -Tsvg -o '" + temporary + "'").c_str(), "w");
+  if (!pipe) user_error("cannot start Graphviz's dot to write '", path, "'");
+  std::fwrite(dot_text.data(), 1, dot_text.size(), pipe);
+  if (pclose(pipe) != 0 || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    user_error("Graphviz's dot could not write '", path, "'; check that its directory exists and is writable");
+  }
+}
+
 }  // namespace
 
 int run_inspect(const Argv& argv) {
-  Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers"},
+  Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers", "size", "svg"},
             {"no-simplify", "no-sink-slices", "no-hoist", "no-fuse"});
   passes::PassOptions pass_options;
   pass_options.simplify = !args.flag("no-simplify");
@@ -57,6 +73,7 @@ int run_inspect(const Argv& argv) {
     sizes.batch = args.integer("batch", 8);
     sizes.unroll = args.integer("unroll", 10);
     sizes.layers = args.integer("layers", 1);
+    sizes.extra = args.sizes("size");
     NetworkOptions options;
     options.passes = pass_options;
     out = emit_network(cell, sizes,
@@ -69,6 +86,13 @@ int run_inspect(const Argv& argv) {
       bool last_two = pass.rfind("schedule", 0) == 0;
       if (stage == "passes" || last_two) out += "# after " + pass + "\n" + text + "\n";
     }
+  }
+  if (args.has("svg")) {
+    if (stage != "dot" && stage != "grad-dot")
+      user_error("--svg renders a graph; use it with --emit dot or --emit grad-dot, not --emit ", stage);
+    render_svg(out, args.text("svg"));
+    std::printf("wrote %s\n", args.text("svg").c_str());
+    return 0;
   }
   std::fputs(out.c_str(), stdout);
   return 0;

@@ -106,6 +106,9 @@ Report analyze(const Setup& setup) {
   Report report;
   report.cell = setup.cell.name();
   report.sizes = sizes;
+  report.parameter_info = net.parameters();
+  report.parameters = params;
+  report.parameter_gradients = dparams;
   for (const TelemetryValues& t : net.telemetry()) {
     if (t.kind == "gate_saturation") {
       report.gate_saturation.push_back(t);

@@ -46,6 +46,11 @@ struct Report {
   std::vector<TelemetryValues> gate_saturation;        // per named gate: fraction saturated per step
   std::vector<std::vector<double>> jacobian_sigma_max;  // per layer: sigma_max of J_t per step (mean over rows)
   std::vector<std::pair<std::string, double>> weight_sigma_max;  // "layer 0 W_hh" -> sigma_max
+  // The network's parameters as initialized, and dL/dparameters from the same BPTT (layout:
+  // CompiledNetwork::parameters()), e.g. to show what gradient clipping does to the update.
+  std::vector<ParameterInfo> parameter_info;
+  std::vector<float> parameters;
+  std::vector<float> parameter_gradients;
 };
 
 /// Compiles the network with telemetry, runs forward and BPTT with the loss at the last step, and
