@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <algorithm>
 #include <mutex>
 #include <sstream>
 #include <unistd.h>
@@ -183,15 +184,40 @@ class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
  public:
   void modifyPassConfig(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph&,
                         llvm::jitlink::PassConfiguration& config) override {
+    // Pruning drops the symbols of local functions (their code stays, reached by edges); keep them
+    // so that they get addresses and names in the map.
+    config.PrePrunePasses.push_back([](llvm::jitlink::LinkGraph& graph) -> llvm::Error {
+      for (llvm::jitlink::Symbol* symbol : graph.defined_symbols())
+        if (symbol->hasName() && symbol->isCallable()) symbol->setLive(true);
+      return llvm::Error::success();
+    });
     config.PostFixupPasses.push_back([](llvm::jitlink::LinkGraph& graph) -> llvm::Error {
       static std::mutex mutex;
       std::lock_guard<std::mutex> lock(mutex);
       const std::string path = "/tmp/perf-" + std::to_string(::getpid()) + ".map";
       if (FILE* f = std::fopen(path.c_str(), "a")) {
+        // Every named symbol in code, local ones too (a kernel library's private micro-kernels); one
+        // without a size extends to the next symbol of its block.
+        std::vector<llvm::jitlink::Symbol*> symbols;
         for (llvm::jitlink::Symbol* symbol : graph.defined_symbols())
-          if (symbol->getSize() > 0)
-            std::fprintf(f, "%llx %llx %s\n", static_cast<unsigned long long>(symbol->getAddress().getValue()),
-                         static_cast<unsigned long long>(symbol->getSize()), symbol->hasName() ? symbol->getName().str().c_str() : "?");
+          if (symbol->hasName() &&
+              (static_cast<unsigned>(symbol->getBlock().getSection().getMemProt()) & static_cast<unsigned>(llvm::orc::MemProt::Exec)))
+            symbols.push_back(symbol);
+        std::sort(symbols.begin(), symbols.end(),
+                  [](auto* a, auto* b) { return a->getAddress().getValue() < b->getAddress().getValue(); });
+        for (size_t i = 0; i < symbols.size(); ++i) {
+          const uint64_t address = symbols[i]->getAddress().getValue();
+          uint64_t size = symbols[i]->getSize();
+          if (size == 0) {
+            const llvm::jitlink::Block& block = symbols[i]->getBlock();
+            uint64_t end = block.getAddress().getValue() + block.getSize();
+            if (i + 1 < symbols.size() && &symbols[i + 1]->getBlock() == &block) end = symbols[i + 1]->getAddress().getValue();
+            size = end - address;
+          }
+          if (size > 0)
+            std::fprintf(f, "%llx %llx %s\n", static_cast<unsigned long long>(address), static_cast<unsigned long long>(size),
+                         symbols[i]->getName().str().c_str());
+        }
         std::fclose(f);
       }
       return llvm::Error::success();
