@@ -11,6 +11,10 @@ using Argv = std::vector<std::string>;
 int run_demo(const Argv& args);
 int run_cells(const Argv& args);
 int run_inspect(const Argv& args);
+int run_train(const Argv& args);
+int run_sample(const Argv& args);
+int run_plot(const Argv& args);
 int run_compile(const Argv& args);
+int run_gradflow(const Argv& args);
 
 }  // namespace cellforge::cli
