@@ -16,5 +16,6 @@ int run_sample(const Argv& args);
 int run_plot(const Argv& args);
 int run_compile(const Argv& args);
 int run_gradflow(const Argv& args);
+int run_check(const Argv& args);
 
 }  // namespace cellforge::cli

@@ -19,6 +19,7 @@
 #include "runtime/cli/commands.hpp"
 #include "runtime/cli/training.hpp"
 #include "runtime/train/sampler.hpp"
+#include "runtime/verify/gradcheck.hpp"
 #include "runtime/zoo/zoo.hpp"
 
 namespace cellforge::cli {
@@ -45,7 +46,7 @@ int explain_cell(const std::string& name) {
   sizes.input = 3, sizes.hidden = 4, sizes.batch = 2, sizes.unroll = 5, sizes.layers = 2;
   ir::ReferenceNetwork net(cell, backward, sizes);
   std::mt19937 rng(7);
-  ir::LayerValues params(2), states(2), d_final(2);
+  ir::LayerValues params(2), states(2);
   for (int64_t l = 0; l < sizes.layers; ++l) {
     ir::Bindings b = ir::layer_bindings(cell, sizes, l);
     for (ir::NodeId p : cell.leaves(ir::Op::param)) {
@@ -55,14 +56,10 @@ int explain_cell(const std::string& name) {
     }
     for (ir::NodeId s : cell.leaves(ir::Op::state)) {
       states[l][cell.node(s).name] = random_array(sizes.batch, cell.type(s).rows.bind(b), rng, 0.5);
-      d_final[l][cell.node(s).name] = ir::Array(sizes.batch, cell.type(s).rows.bind(b));
     }
   }
-  std::vector<ir::Array> x, dy;
-  for (int64_t t = 0; t < sizes.unroll; ++t) {
-    x.push_back(random_array(sizes.batch, sizes.input, rng, 1.0));
-    dy.push_back(random_array(sizes.batch, sizes.hidden, rng, 1.0));
-  }
+  std::vector<ir::Array> x;
+  for (int64_t t = 0; t < sizes.unroll; ++t) x.push_back(random_array(sizes.batch, sizes.input, rng, 1.0));
   auto fwd = net.forward(params, x, states);
   std::printf("== the reference interpreter: %lld layers x %lld steps, batch %lld ==\n", (long long)sizes.layers,
               (long long)sizes.unroll, (long long)sizes.batch);
@@ -71,30 +68,13 @@ int explain_cell(const std::string& name) {
     for (int64_t j = 0; j < fwd.outputs[t].cols; ++j) std::printf(" %+.5f", fwd.outputs[t].at(0, j));
     std::printf("\n");
   }
-  // BPTT against central differences of L = sum_t <dy_t, y_t> for one recurrent weight.
-  auto grads = net.backward(params, x, states, dy, d_final);
-  auto loss = [&](const ir::LayerValues& p) {
-    auto f = net.forward(p, x, states);
-    double s = 0;
-    for (int64_t t = 0; t < sizes.unroll; ++t)
-      for (size_t i = 0; i < f.outputs[t].data.size(); ++i) s += f.outputs[t].data[i] * dy[t].data[i];
-    return s;
-  };
-  const std::string recurrent = cell.leaves(ir::Op::param).size() > 1 ? cell.node(cell.leaves(ir::Op::param)[1]).name
-                                                                      : cell.node(cell.leaves(ir::Op::param)[0]).name;
-  double worst = 0;
-  for (size_t i = 0; i < params[0][recurrent].data.size(); ++i) {
-    const double eps = 1e-6;
-    ir::LayerValues plus = params, minus = params;
-    plus[0][recurrent].data[i] += eps;
-    minus[0][recurrent].data[i] -= eps;
-    double numeric = (loss(plus) - loss(minus)) / (2 * eps);
-    double analytic = grads.params[0][recurrent].data[i];
-    worst = std::max(worst, std::fabs(numeric - analytic) / std::max(1e-7, std::fabs(numeric)));
-  }
-  std::printf("\n== BPTT vs central differences, dL/d%s of layer 0 (%zu entries): worst relative error %.2e ==\n",
-              recurrent.c_str(), params[0][recurrent].data.size(), worst);
-  return worst < 1e-5 ? 0 : 1;
+  // BPTT against central differences, every parameter, input and initial state (cellforge check).
+  const verify::GradcheckReport check = verify::gradcheck(cell, sizes);
+  std::printf("\n== BPTT vs central differences, in double (cellforge check --cell %s) ==\n%s", entry.name.c_str(),
+              check.table().c_str());
+  std::printf("%s: %lld entries, worst %.1e of the tolerance |fd - bptt| <= 1e-5 + 1e-3 |fd|\n",
+              check.passed() ? "passed" : "FAILED", static_cast<long long>(check.checked()), check.worst_ratio);
+  return check.passed() ? 0 : 1;
 }
 
 int train_demo(const Args& args) {

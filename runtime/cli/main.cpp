@@ -19,6 +19,7 @@ const char* kUsage =
     "             (--explain: show a cell's graph, derivative and a gradient check instead)\n"
     "  cells      list the cells of the zoo with their equations\n"
     "  inspect    show a stage of compilation: --cell NAME --emit graph|grad|dot|sched|passes|llvm|llvm-opt|asm\n"
+    "  check      verify a cell's BPTT: against finite differences (double) and the JIT against the interpreter\n"
     "  compile    compile a network and report the time of each stage (and the disk cache)\n"
     "  train      train a character-level language model: --cell NAME --corpus FILE --iterations N ...\n"
     "  sample     generate text from a checkpoint: --checkpoint FILE --length N --temperature T --prime TEXT\n"
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"demo", run_demo},   {"cells", run_cells},   {"inspect", run_inspect}, {"compile", run_compile},
       {"train", run_train}, {"sample", run_sample}, {"plot", run_plot},
-      {"gradflow", run_gradflow}};
+      {"gradflow", run_gradflow}, {"check", run_check}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -1,9 +1,21 @@
-// The JIT-vs-interpreter harness; see jit_harness.hpp.
-#include "support/jit_harness.hpp"
+// The JIT-vs-interpreter comparison; see differential.hpp.
+#include "runtime/verify/differential.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
-namespace cellforge::testing {
+namespace cellforge::verify {
+
+std::string comparison_table(const Comparison& comparison) {
+  std::string out;
+  char line[256];
+  for (const auto& [name, difference] : comparison.tensors) {
+    std::snprintf(line, sizeof line, "  %-40s %10.2e%s\n", name.c_str(), difference,
+                  name == comparison.worst.where ? "  <- worst" : "");
+    out += line;
+  }
+  return out;
+}
 
 void Comparison::add(const std::string& name, const std::vector<float>& actual, const std::vector<double>& expected) {
   double scale = 1, worst = 0;
@@ -170,4 +182,4 @@ Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOpti
   return c;
 }
 
-}  // namespace cellforge::testing
+}  // namespace cellforge::verify
