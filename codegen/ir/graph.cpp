@@ -340,8 +340,13 @@ NodeId Graph::concat(const std::vector<NodeId>& parts) {
     rows = rows + t.rows;
     shared = shared && t.shared;
   }
-  node.type = Type{rows, Dim(), shared};
+  // A per-row concatenation holds its shared parts once per row: say so in the graph, so that every
+  // consumer (the lowering places each part inside the concatenation's rows) sees per-row parts.
   node.args = parts;
+  if (!shared)
+    for (NodeId& p : node.args)
+      if (type(p).shared) p = batch_broadcast(p);
+  node.type = Type{rows, Dim(), shared};
   return intern(std::move(node));
 }
 

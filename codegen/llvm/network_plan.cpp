@@ -144,7 +144,9 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
       }
     }
   }
-  for (NodeId id = 0; id < n; ++id) {
+  // Outermost first (a user comes after its operands), so a concatenation placed inside another
+  // has its place before its own parts are placed inside it.
+  for (NodeId id = n; id-- > 0;) {
     const Node& node = g.node(id);
     if (node.op != Op::concat || !plan.location[id].valid()) continue;
     int64_t offset = 0;

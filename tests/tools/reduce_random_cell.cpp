@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
 
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
@@ -38,18 +39,33 @@ int main(int argc, char** argv) {
   testing::HarnessOptions options;
   options.threads = argc > 6 ? std::atoi(argv[6]) : 1;
   options.passes = {};
-  auto worst = [&](const ir::Graph& g) {
-    try {
-      return testing::compare_with_reference(g, sizes, options).worst.relative;
-    } catch (const std::exception& e) {
-      return 0.0;  // another error is not the failure being reduced
-    }
+  // A cell fails by disagreeing with the reference interpreter, or by making the compiler throw; a
+  // reduction keeps the kind of failure it started with (the same message, for a throw).
+  struct Outcome {
+    double worst = 0;
+    std::string error;
   };
-  double start = worst(cell);
-  std::fprintf(stderr, "start: %zu nodes, worst relative difference %.3g\n", cell.size(), start);
-  if (!(start > 1e-4)) return 1;
-  ir::Graph small = testing::reduce_cell(cell, [&](const ir::Graph& g) { return worst(g) > 1e-4; });
-  std::fprintf(stderr, "reduced: %zu nodes, worst relative difference %.3g\n", small.size(), worst(small));
+  auto run = [&](const ir::Graph& g) {
+    Outcome o;
+    try {
+      o.worst = testing::compare_with_reference(g, sizes, options).worst.relative;
+    } catch (const std::exception& e) {
+      o.error = e.what();
+    }
+    return o;
+  };
+  const Outcome start = run(cell);
+  if (!start.error.empty())
+    std::fprintf(stderr, "start: %zu nodes, throws: %s\n", cell.size(), start.error.c_str());
+  else
+    std::fprintf(stderr, "start: %zu nodes, worst relative difference %.3g\n", cell.size(), start.worst);
+  auto fails = [&](const ir::Graph& g) {
+    const Outcome o = run(g);
+    return start.error.empty() ? o.error.empty() && o.worst > 1e-4 : o.error == start.error;
+  };
+  if (!fails(cell)) return 1;
+  ir::Graph small = testing::reduce_cell(cell, fails);
+  std::fprintf(stderr, "reduced: %zu nodes\n", small.size());
   std::fputs(ir::print(small).c_str(), stdout);
   return 0;
 }
