@@ -96,7 +96,10 @@ Report analyze(const Setup& setup) {
   for (int64_t r = 0; r < B; ++r) {
     double norm = 0;
     std::vector<double> u(static_cast<size_t>(Y));
-    for (double& e : u) norm += (e = normal(rng)) * e;
+    for (double& e : u) {
+      e = normal(rng);
+      norm += e * e;
+    }
     for (int64_t j = 0; j < Y; ++j)
       dy[static_cast<size_t>(((T - 1) * B + r) * Y + j)] = static_cast<float>(u[static_cast<size_t>(j)] / std::sqrt(norm));
   }
