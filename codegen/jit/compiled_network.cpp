@@ -48,8 +48,17 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   const passes::PassOptions& p = options.passes;
   const llvm_backend::TelemetryOptions& t = options.telemetry;
   if (t.enabled) key << " telemetry " << t.sigmoid_low << " " << t.sigmoid_high << " " << t.tanh_abs;
+  key << " fused " << plan.fused_vector_width;
   key << " " << llvm_backend::gemm_generator_version << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise;
   return key.str();
+}
+
+// The fused loops' vector width of `options` on this machine.
+int fused_vector_width(const NetworkOptions& options) {
+  if (options.fused_vector_width == 0) return jit::host_target().avx512f ? 16 : 8;
+  if (options.fused_vector_width != 4 && options.fused_vector_width != 8 && options.fused_vector_width != 16)
+    user_error("fused_vector_width is ", options.fused_vector_width, "; expected 4, 8 or 16 floats (or 0 for the CPU's best)");
+  return options.fused_vector_width;
 }
 
 void check_buffer(const char* what, size_t actual, int64_t expected, const void* data) {
@@ -141,6 +150,7 @@ CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const Netw
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->plan = llvm_backend::plan_network(spec, options.passes, options.telemetry);
+  impl->plan.fused_vector_width = fused_vector_width(options);
   impl->telemetry.assign(static_cast<size_t>(impl->plan.telemetry_floats), 0.0f);
   for (const auto& p : impl->plan.params)
     impl->parameters.push_back({p.layer, p.direction, p.name, p.rows, p.cols, p.offset});
@@ -290,6 +300,7 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
 std::string emit_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, jit::Stage stage,
                          const NetworkOptions& options) {
   NetworkPlan plan = llvm_backend::plan_network(cell, sizes, options.passes);
+  plan.fused_vector_width = fused_vector_width(options);
   return jit::emit(llvm_backend::network_builder(plan), stage, options.opt_level);
 }
 

@@ -43,6 +43,9 @@ struct NetworkOptions {
   /// Checks every input, initial state and parameter for NaN/Inf before each call and reports the
   /// first one found (its step, row and feature).
   bool strict = false;
+  /// Floats per vector in the fused elementwise loops: 8 (ymm) or 16 (zmm); 0 picks 16 where the
+  /// CPU has AVX-512 and 8 elsewhere. (The GEMM's tile follows the CPU regardless.)
+  int fused_vector_width = 0;
   /// Gradient telemetry computed by the generated code (telemetry() after each call).
   llvm_backend::TelemetryOptions telemetry;
 };

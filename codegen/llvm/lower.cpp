@@ -134,7 +134,9 @@ void emit_copies(Lowering& l, const std::vector<StateCopy>& copies) {
 
 std::unique_ptr<llvm::Module> lower_network(const NetworkPlan& plan, llvm::LLVMContext& context) {
   auto module = std::make_unique<llvm::Module>("cellforge." + plan.cell.name(), context);
-  Lowering l(*module, plan, LowerOptions{});
+  LowerOptions lower_options;
+  lower_options.vector_width = plan.fused_vector_width;
+  Lowering l(*module, plan, lower_options);
 
   l.begin_function("cf_forward");
   emit_copies(l, plan.forward_prologue);

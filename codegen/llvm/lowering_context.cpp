@@ -12,6 +12,7 @@ void Lowering::begin_function(const std::string& name) {
   auto* type = llvm::FunctionType::get(builder_.getVoidTy(), {ptr(), i64(), i64(), ptr()}, false);
   function_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
   function_->addFnAttr(llvm::Attribute::NoUnwind);
+  if (options_.vector_width * 32 > 256) function_->addFnAttr("min-legal-vector-width", std::to_string(options_.vector_width * 32));
   function_->addParamAttr(0, llvm::Attribute::NoAlias);
   auto arg = function_->arg_begin();
   slots_ = &*arg++;

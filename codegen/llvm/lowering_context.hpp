@@ -16,7 +16,7 @@ namespace cellforge::llvm_backend {
 
 /// Options of the lowering that change the generated code (part of the cache key).
 struct LowerOptions {
-  int vector_width = 8;  // floats per vector in fused loops (8 = AVX2)
+  int vector_width = 8;  // floats per vector in fused loops (8: AVX2 ymm, 16: AVX-512 zmm)
 };
 
 class Lowering {

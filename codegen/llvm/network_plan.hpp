@@ -169,6 +169,7 @@ struct NetworkPlan {
   int64_t output_width = 0;  // Y of the top layer
   std::vector<ScanPlan> forward, backward;  // per unit
   TelemetryOptions telemetry_options;
+  int fused_vector_width = 8;               // floats per vector in the fused elementwise loops
   std::vector<TelemetrySeries> telemetry;   // when enabled
   int64_t telemetry_floats = 0;
   Location step_mask;                       // variable lengths: [T][B][1], filled per call

@@ -51,7 +51,7 @@ void render_svg(const std::string& dot_text, const std::string& path) {
 }  // namespace
 
 int run_inspect(const Argv& argv) {
-  Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers", "size", "svg"},
+  Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers", "size", "svg", "vector-width"},
             {"no-simplify", "no-sink-slices", "no-hoist", "no-fuse"});
   passes::PassOptions pass_options;
   pass_options.simplify = !args.flag("no-simplify");
@@ -76,6 +76,7 @@ int run_inspect(const Argv& argv) {
     sizes.extra = args.sizes("size");
     NetworkOptions options;
     options.passes = pass_options;
+    options.fused_vector_width = static_cast<int>(args.integer("vector-width", 0));
     out = emit_network(cell, sizes,
                        stage == "llvm" ? jit::Stage::ir : stage == "llvm-opt" ? jit::Stage::optimized_ir : jit::Stage::assembly,
                        options);
