@@ -73,10 +73,18 @@ ir::Bindings extra_sizes(const std::string& text) {
 }
 
 // Options that define the model or the run; on --resume they come from the checkpoint.
-const std::set<std::string> kModelOptions = {"cell", "graph", "layers", "hidden", "sizes", "embedding", "loss"};
+const std::set<std::string> kModelOptions = {"cell", "graph", "layers", "hidden", "sizes", "embedding", "loss", "dropout"};
 const std::set<std::string> kRunOptions = {"batch", "unroll", "val-fraction", "val-batches", "optimizer", "lr", "momentum",
                                            "beta1", "beta2", "decay", "eps", "weight-decay", "lr-decay", "lr-decay-every",
                                            "lr-decay-after", "clip", "clip-norm", "init-scale", "forget-bias", "seed"};
+
+double dropout_from(const Args& args) {
+  const double p = args.number("dropout", 0.0);
+  if (!(p >= 0 && p < 1))
+    user_error("option --dropout needs a probability in [0, 1) (0: no dropout; char-rnn's 0.5 is a common choice), got ",
+               args.text("dropout"));
+  return p;
+}
 
 train::TrainConfig config_from(const Args& args) {
   train::TrainConfig c;
@@ -116,10 +124,12 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
   std::printf("corpus   %s: %zu characters, vocabulary %lld; %lld training batches of %lld x %lld per epoch, %lld validation batches\n",
               corpus.name.c_str(), corpus.text.size(), (long long)spec.vocabulary, (long long)trainer.train_batches(),
               (long long)c.batch, (long long)c.unroll, (long long)trainer.val_batches());
-  std::printf("model    %s x %lld layers, hidden %lld, %s input%s, %s loss: %lld parameters; compiled for %d threads in %.1f s%s\n",
+  char dropout[48] = "";
+  if (spec.dropout > 0) std::snprintf(dropout, sizeof dropout, ", dropout %g", spec.dropout);
+  std::printf("model    %s x %lld layers, hidden %lld, %s input%s, %s loss%s: %lld parameters; compiled for %d threads in %.1f s%s\n",
               spec.cell.name().c_str(), (long long)spec.layers, (long long)spec.hidden, train::encoding_name(spec.encoding),
               spec.encoding == train::InputEncoding::embedding ? (" " + std::to_string(spec.embedding)).c_str() : "",
-              train::loss_mode_name(spec.loss), (long long)trainer.network().parameter_count(), trainer.network().cells().threads(),
+              train::loss_mode_name(spec.loss), dropout, (long long)trainer.network().parameter_count(), trainer.network().cells().threads(),
               trainer.network().cells().compile_stats().total_ms / 1000, trainer.network().cells().compile_stats().from_disk_cache ? " (cached)" : "");
   char optimizer[160], clip[64] = "off";
   std::snprintf(optimizer, sizeof optimizer, "%s lr %g", train::optimizer_name(c.optimizer.kind), c.optimizer.learning_rate);
@@ -143,6 +153,9 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
 }
 
 }  // namespace
+
+const std::set<std::string>& training_option_names() { return kRunOptions; }
+train::TrainConfig training_config(const Args& args) { return config_from(args); }
 
 void run_training_loop(train::Trainer& trainer, const LoopOptions& o) {
   std::unique_ptr<train::Sampler> sampler;
@@ -277,6 +290,7 @@ int run_train(const Argv& argv) {
       expected.embedding = args.integer("embedding", 0);
       expected.encoding = expected.embedding > 0 ? train::InputEncoding::embedding : train::InputEncoding::one_hot;
       expected.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
+      expected.dropout = dropout_from(args);
     }
     train::ResumeOptions resume;
     resume.allow_inexact = args.flag("allow-inexact-resume");
@@ -295,6 +309,7 @@ int run_train(const Argv& argv) {
     if (spec.embedding < 0) user_error("option --embedding needs a size >= 1 (or 0 for one-hot input), got ", spec.embedding);
     spec.encoding = spec.embedding > 0 ? train::InputEncoding::embedding : train::InputEncoding::one_hot;
     spec.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
+    spec.dropout = dropout_from(args);
     trainer = std::make_unique<train::Trainer>(spec, corpus, config_from(args), net);
   }
   print_header(*trainer, corpus);

@@ -3,11 +3,19 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
+#include "runtime/cli/args.hpp"
 #include "runtime/train/trainer.hpp"
 
 namespace cellforge::cli {
+
+/// The options of `cellforge train` that set how a run trains (--batch, --unroll, --lr, ...; the
+/// flag --nesterov besides), and the settings they give. A checkpoint keeps its settings on
+/// --resume, so `cellforge import-torch`, which writes a checkpoint to fine-tune, takes them too.
+const std::set<std::string>& training_option_names();
+train::TrainConfig training_config(const Args& args);
 
 struct LoopOptions {
   int64_t iterations = 1000;  // stop when the trainer reaches this iteration

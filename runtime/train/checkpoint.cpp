@@ -26,6 +26,13 @@ std::string real_text(double v) {
   return buffer;
 }
 
+// A number as a person wrote it: "0.25", "0".
+std::string short_number(double v) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
+}
+
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -122,6 +129,7 @@ std::string encode_checkpoint(const Checkpoint& c) {
   m["model.encoding"] = encoding_name(c.model.encoding);
   m["model.embedding"] = std::to_string(c.model.embedding);
   m["model.loss"] = loss_mode_name(c.model.loss);
+  m["model.dropout"] = real_text(c.model.dropout);
   const TrainConfig& k = c.config;
   m["config.batch"] = std::to_string(k.batch);
   m["config.unroll"] = std::to_string(k.unroll);
@@ -181,9 +189,10 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
   const Metadata m(file.metadata, label);
   if (m.text("format") != kCheckpointFormat)
     user_error(label, ": format is '", m.text("format"), "', not '", kCheckpointFormat, "'");
-  if (m.count("format_version") != kCheckpointVersion)
-    user_error(label, ": format version ", m.text("format_version"), " is not the version ", kCheckpointVersion,
-               " this cellforge reads", m.count("format_version") > kCheckpointVersion ? "; it was written by a newer cellforge" : "");
+  const int64_t version = m.count("format_version");
+  if (version < kOldestCheckpointVersion || version > kCheckpointVersion)
+    user_error(label, ": format version ", m.text("format_version"), " is not one this cellforge reads (", kOldestCheckpointVersion,
+               " to ", kCheckpointVersion, ")", version > kCheckpointVersion ? "; it was written by a newer cellforge" : "");
   Checkpoint c;
   c.machine = m.text("machine");
   try {
@@ -213,6 +222,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
   c.model.encoding = encoding == "one_hot" ? InputEncoding::one_hot : InputEncoding::embedding;
   c.model.embedding = m.count("model.embedding");
   c.model.loss = loss == "every_step" ? LossMode::every_step : LossMode::last_step;
+  c.model.dropout = version >= 2 ? m.real("model.dropout") : 0.0;  // version 1 predates dropout
   try {
     c.model.check();
   } catch (const UserError& e) {
@@ -354,6 +364,11 @@ void check_model_matches(const Checkpoint& c, const std::string& path, const Mod
   if (expected.encoding == InputEncoding::embedding)
     differ("embedding size", std::to_string(c.model.embedding), std::to_string(expected.embedding));
   differ("loss", loss_mode_name(c.model.loss), loss_mode_name(expected.loss));
+  if (c.model.dropout != expected.dropout) {
+    const bool look_alike = short_number(c.model.dropout) == short_number(expected.dropout);
+    const auto show = [&](double p) { return look_alike ? real_text(p) : short_number(p); };
+    differ("dropout", show(c.model.dropout), show(expected.dropout));
+  }
   std::map<std::string, const FloatTensor*> stored;
   for (const FloatTensor& t : c.parameters) stored[t.name] = &t;
   for (const ParameterShape& p : parameter_shapes(expected)) {

@@ -5,7 +5,7 @@
 //            the next batch, [L*B*S]), "vocabulary" (U8), "rng.state" (U64 [4]),
 //            "history.train" and "history.val" (F64 [n, 2]: iteration, loss).
 // Metadata:  format and version, the cell as IR text (ir::print, so any DSL cell is rebuilt with
-//            ir::parse), the model sizes, input encoding and loss, every training setting (doubles
+//            ir::parse), the model sizes, input encoding, loss and dropout, every training setting (doubles
 //            written with 17 significant digits, so they read back bit for bit), the progress
 //            (iteration, epoch, next batch, optimizer steps, clipped and refused steps), the corpus
 //            fingerprint (name, bytes, CRC-32C) and the machine it was written on.
@@ -28,7 +28,10 @@
 namespace cellforge::train {
 
 inline constexpr const char* kCheckpointFormat = "cellforge.char_lm";
-inline constexpr int kCheckpointVersion = 1;
+/// The version written. Version 2 added "model.dropout"; a version-1 file (written before dropout
+/// existed) still loads, as a model without dropout.
+inline constexpr int kCheckpointVersion = 2;
+inline constexpr int kOldestCheckpointVersion = 1;
 
 struct LossPoint {
   int64_t iteration = 0;
@@ -89,7 +92,7 @@ Checkpoint load_checkpoint(const std::string& path);
 Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path);
 
 /// Throws one UserError listing every difference between the checkpoint's model and `expected`
-/// (cell, sizes, encoding, loss) and between its parameters and those `expected` has (missing,
+/// (cell, sizes, encoding, loss, dropout) and between its parameters and those `expected` has (missing,
 /// unexpected, shape).
 void check_model_matches(const Checkpoint& checkpoint, const std::string& path, const ModelSpec& expected);
 

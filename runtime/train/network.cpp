@@ -8,6 +8,7 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/reference_network.hpp"
 #include "codegen/ir/verify.hpp"
+#include "runtime/train/rng.hpp"
 
 namespace cellforge::train {
 
@@ -22,6 +23,7 @@ void ModelSpec::check() const {
   if (layers < 1) user_error("number of layers must be >= 1, got ", layers, "; pass --layers N");
   if (encoding == InputEncoding::embedding && embedding < 1)
     user_error("embedding size must be >= 1, got ", embedding, "; pass --embedding N, or 0 for one-hot input");
+  if (!(dropout >= 0 && dropout < 1)) user_error("dropout must be a probability in [0, 1), got ", dropout, "; pass --dropout P");
   ir::verify_cell(cell);
 }
 
@@ -47,6 +49,14 @@ ir::NetworkSizes cell_sizes(const ModelSpec& spec, int64_t batch, int64_t unroll
   s.layers = spec.layers;
   s.extra = spec.extra;
   return s;
+}
+
+// The stacked cells. Their dropout is between layers only, so a single layer compiles without it:
+// the same code (and disk-cache entry) as the network without dropout.
+ir::NetworkSpec cell_network(const ModelSpec& spec, int64_t batch, int64_t unroll) {
+  ir::NetworkSpec network = ir::NetworkSpec::stack(spec.cell, cell_sizes(spec, batch, unroll));
+  network.dropout = spec.layers > 1 ? spec.dropout : 0.0;
+  return network;
 }
 
 const ModelSpec& checked(const ModelSpec& spec) {
@@ -94,7 +104,7 @@ Network::Network(const ModelSpec& spec, int64_t batch, int64_t unroll, const Net
     : spec_(checked(spec)),
       batch_(batch),
       unroll_(unroll),
-      cells_(CompiledNetwork::compile(spec.cell, cell_sizes(spec, batch, unroll), options)),
+      cells_(CompiledNetwork::compile(cell_network(spec, batch, unroll), options)),
       head_(CompiledNetwork::compile(output_head(),
                                      {cells_.output_width(), spec.vocabulary, batch,
                                       spec.loss == LossMode::every_step ? unroll : 1, 1, {}},
@@ -116,6 +126,10 @@ Network::Network(const ModelSpec& spec, int64_t batch, int64_t unroll, const Net
   head_dx_.assign(static_cast<size_t>(batch * Y), 0.0f);
   logits_.assign(static_cast<size_t>(head_rows_ * V), 0.0f);
   dlogits_.assign(logits_.size(), 0.0f);
+  if (spec.dropout > 0) {
+    head_mask_.assign(static_cast<size_t>(head_rows_ * Y), 0.0f);
+    y_dropped_.assign(head_mask_.size(), 0.0f);
+  }
   final_states_ = zero_states();
   d_final_states_ = zero_states();
   d_initial_states_ = zero_states();
@@ -191,14 +205,40 @@ void Network::encode(std::span<const int32_t> inputs) {
   }
 }
 
-void Network::run_forward(std::span<const int32_t> inputs, States& states) {
+// The head's dropout mask, drawn as the compiled network draws the masks of its layers
+// (codegen/jit/compiled_network.cpp), the head taking the place of layer L: each element depends
+// only on the seed and its index, so the masks of the cells and of the head never repeat each other.
+void Network::draw_head_mask(uint64_t dropout_seed) {
+  const double p = spec_.dropout;
+  const float keep = static_cast<float>(1.0 / (1.0 - p));
+  const uint64_t seed = hash64(dropout_seed), layer = static_cast<uint64_t>(spec_.layers) << 40;
+  for (size_t i = 0; i < head_mask_.size(); ++i) {
+    const double u = static_cast<double>(hash64(seed ^ hash64(layer ^ i)) >> 11) * 0x1.0p-53;
+    head_mask_[i] = u < p ? 0.0f : keep;
+  }
+}
+
+// What the head read in the last forward pass: the cells' output y at the steps the loss uses,
+// times the dropout mask when that pass dropped.
+std::span<const float> Network::head_input() const {
+  if (head_dropped_) return y_dropped_;
+  return std::span<const float>(y_).last(static_cast<size_t>(head_rows_ * cells_.output_width()));
+}
+
+void Network::run_forward(std::span<const int32_t> inputs, States& states, const CallOptions& call) {
   check_states(states);
   encode(inputs);
   std::vector<std::span<const float>> initial(states.begin(), states.end());
   std::vector<std::span<float>> final(final_states_.begin(), final_states_.end());
-  cells_.forward(cell_params_, x_, initial, y_, final);
-  const size_t head_input = static_cast<size_t>(head_rows_ * cells_.output_width());
-  head_.forward(head_params_, std::span<const float>(y_).last(head_input), {}, logits_, {});
+  cells_.forward(cell_params_, x_, initial, y_, final, call);
+  head_dropped_ = false;
+  if (call.training && spec_.dropout > 0) {
+    std::span<const float> y = head_input();
+    draw_head_mask(call.dropout_seed);
+    for (size_t i = 0; i < y_dropped_.size(); ++i) y_dropped_[i] = y[i] * head_mask_[i];
+    head_dropped_ = true;
+  }
+  head_.forward(head_params_, head_input(), {}, logits_, {});
 }
 
 double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gradient) {
@@ -226,18 +266,24 @@ double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gr
   return total / static_cast<double>(head_rows_);
 }
 
-double Network::train_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states) {
-  run_forward(inputs, states);
+double Network::train_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
+                            uint64_t dropout_seed) {
+  run_forward(inputs, states, {.training = true, .dropout_seed = dropout_seed});
   const double loss = loss_and_gradient(targets, true);
-  const int64_t Y = cells_.output_width();
-  const size_t head_input = static_cast<size_t>(head_rows_ * Y);
-  std::span<const float> y_head = std::span<const float>(y_).last(head_input);
+  std::span<const float> y_head = head_input();
+  // The head's input gradient lands in d(y * mask); d(y) = mask * that.
+  auto undo_head_dropout = [&](std::span<float> d) {
+    if (head_dropped_)
+      for (size_t i = 0; i < d.size(); ++i) d[i] *= head_mask_[i];
+  };
   if (spec_.loss == LossMode::every_step) {
     head_.backward(head_params_, y_head, dlogits_, {}, head_grads_, dy_, {});
+    undo_head_dropout(dy_);
   } else {
     head_.backward(head_params_, y_head, dlogits_, {}, head_grads_, head_dx_, {});
+    undo_head_dropout(head_dx_);
     std::fill(dy_.begin(), dy_.end(), 0.0f);
-    std::copy(head_dx_.begin(), head_dx_.end(), dy_.end() - static_cast<std::ptrdiff_t>(head_input));
+    std::copy(head_dx_.begin(), head_dx_.end(), dy_.end() - static_cast<std::ptrdiff_t>(y_head.size()));
   }
   std::vector<std::span<const float>> d_final(d_final_states_.begin(), d_final_states_.end());
   std::vector<std::span<float>> d_initial(d_initial_states_.begin(), d_initial_states_.end());
@@ -256,14 +302,14 @@ double Network::train_batch(std::span<const int32_t> inputs, std::span<const int
 }
 
 double Network::evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states) {
-  run_forward(inputs, states);
+  run_forward(inputs, states, {.training = false});
   const double loss = loss_and_gradient(targets, false);
   states.swap(final_states_);
   return loss;
 }
 
 std::span<const float> Network::forward_logits(std::span<const int32_t> inputs, States& states) {
-  run_forward(inputs, states);
+  run_forward(inputs, states, {.training = false});
   states.swap(final_states_);
   return logits_;
 }

@@ -11,6 +11,15 @@
 // (many-to-many: predict each next character) or over the last step only (many-to-one: one label
 // per sequence, e.g. classification; the head then runs on the last step's output alone).
 //
+// Dropout (ModelSpec::dropout = p, char-rnn's -dropout): during training every input feature of
+// the layers above the first and of the head is zeroed with probability p and the rest scaled by
+// 1/(1-p) (inverted dropout), each element of each step and sequence drawn on its own; the
+// network's input and the recurrent connections are never dropped. The compiled cells drop the
+// inputs of layers 1..L-1 (NetworkSpec::dropout); the head's input is dropped here, by a C++ loop
+// over y, with masks drawn the same way: element i of "layer" L (the head) is kept unless
+// u(hash64(hash64(seed) ^ hash64(L << 40 ^ i))) < p. Only train_batch() drops; evaluate_batch()
+// and forward_logits() run the whole network, unscaled.
+//
 // Parameters are named: "embedding", "layer<l>.<cell parameter>" (l from 0), "head.W", "head.b".
 // The recurrent state is carried by the caller: train_batch() reads the states and replaces them
 // with the states after the last step (truncated BPTT: no gradient flows into the previous batch).
@@ -44,8 +53,9 @@ struct ModelSpec {
   InputEncoding encoding = InputEncoding::one_hot;
   int64_t embedding = 0;   // E, for InputEncoding::embedding
   LossMode loss = LossMode::every_step;
+  double dropout = 0;      // p in [0, 1): dropout on the inputs of layers 1..L-1 and of the head, in training
 
-  /// Checks the sizes and the cell; throws UserError naming what is wrong.
+  /// Checks the sizes, the dropout and the cell; throws UserError naming what is wrong.
   void check() const;
 };
 
@@ -103,15 +113,22 @@ class Network {
   /// Forward, loss and backward over one batch: inputs [T][B] tokens; targets [T][B] tokens
   /// (every_step) or [B] (last_step). Leaves the gradients in parameters()[k].grad (overwritten,
   /// not accumulated) and the final states in `states`. Returns the mean cross-entropy in nats.
-  double train_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states);
-  /// The same loss without gradients.
+  /// With dropout, `dropout_seed` chooses the masks: the same seed gives the same masks (and the
+  /// same result), whatever the thread count, so give each batch its own (Trainer does:
+  /// dropout_seed(run seed, iteration)). Without dropout it is ignored.
+  double train_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
+                     uint64_t dropout_seed = 0);
+  /// The same loss without gradients and without dropout.
   double evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states);
-  /// Runs the forward pass and returns the logits: [T][B][V] (every_step) or [B][V] (last_step).
+  /// Runs the forward pass (without dropout) and returns the logits: [T][B][V] (every_step) or
+  /// [B][V] (last_step).
   std::span<const float> forward_logits(std::span<const int32_t> inputs, States& states);
 
  private:
   void encode(std::span<const int32_t> inputs);
-  void run_forward(std::span<const int32_t> inputs, States& states);
+  void run_forward(std::span<const int32_t> inputs, States& states, const CallOptions& call);
+  std::span<const float> head_input() const;
+  void draw_head_mask(uint64_t dropout_seed);
   double loss_and_gradient(std::span<const int32_t> targets, bool with_gradient);
 
   ModelSpec spec_;
@@ -122,6 +139,8 @@ class Network {
   std::vector<float> embedding_, embedding_grad_;
   std::vector<float> cell_params_, cell_grads_, head_params_, head_grads_;
   std::vector<float> x_, dx_, y_, dy_, head_dx_, logits_, dlogits_;
+  std::vector<float> head_mask_, y_dropped_;  // dropout on the head's input: [rows the head sees][Y] each
+  bool head_dropped_ = false;                 // the last forward pass fed the head y_dropped_
   States final_states_, d_final_states_, d_initial_states_;
 };
 

@@ -9,6 +9,17 @@
 
 namespace cellforge::train {
 
+/// splitmix64's output for the counter x: a bijective 64-bit hash. It makes counter-based random
+/// numbers (a value that depends only on its inputs, not on a stream's position): the dropout masks
+/// and the per-iteration dropout seed. codegen/jit/compiled_network.cpp draws the cells' masks
+/// with the same function.
+inline uint64_t hash64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 class Rng {
  public:
   using State = std::array<uint64_t, 4>;
@@ -45,10 +56,9 @@ class Rng {
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static uint64_t splitmix64(uint64_t& z) {
-    uint64_t r = (z += 0x9E3779B97F4A7C15ull);
-    r = (r ^ (r >> 30)) * 0xBF58476D1CE4E5B9ull;
-    r = (r ^ (r >> 27)) * 0x94D049BB133111EBull;
-    return r ^ (r >> 31);
+    const uint64_t r = hash64(z);
+    z += 0x9E3779B97F4A7C15ull;
+    return r;
   }
 
   State state_{};

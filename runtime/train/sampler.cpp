@@ -10,8 +10,11 @@ namespace cellforge::train {
 
 namespace {
 
-ModelSpec every_step(ModelSpec spec) {
-  spec.loss = LossMode::every_step;  // at T = 1 the two modes are the same network
+// The network a sampler runs. At T = 1 the two loss modes are the same network; and a sampler never
+// trains, so dropout (which inference leaves out) is not compiled in at all.
+ModelSpec for_sampling(ModelSpec spec) {
+  spec.loss = LossMode::every_step;
+  spec.dropout = 0;
   return spec;
 }
 
@@ -32,7 +35,7 @@ std::vector<double> distribution(std::span<const float> logits, double temperatu
 }  // namespace
 
 Sampler::Sampler(const ModelSpec& spec, Vocabulary vocabulary, const NetworkOptions& options)
-    : network_(every_step(spec), 1, 1, options), vocabulary_(std::move(vocabulary)) {
+    : network_(for_sampling(spec), 1, 1, options), vocabulary_(std::move(vocabulary)) {
   if (vocabulary_.size() != spec.vocabulary)
     user_error("the vocabulary has ", vocabulary_.size(), " characters but the model ", spec.vocabulary);
 }

@@ -1,5 +1,5 @@
 // Sampling text from a trained model (one-to-many): the same cells and head compiled for one
-// sequence of one step (B = 1, T = 1), fed the priming text one character at a time, then its own
+// sequence of one step (B = 1, T = 1; without dropout, which only training applies), fed the priming text one character at a time, then its own
 // samples. Each next character is drawn from softmax(logits / temperature) with the sampler's own
 // seeded Rng, so a model, a prime and a seed always give the same text; temperature 0 takes the
 // most likely character (greedy, char-rnn's -sample 0).

@@ -25,6 +25,11 @@ bool all_finite(const States& states) {
 
 }  // namespace
 
+uint64_t dropout_seed(uint64_t seed, int64_t iteration) {
+  // A stream of its own (the constant tags it), then one counter value per iteration.
+  return hash64(hash64(seed ^ 0x64726F706F7574ull /* "dropout" */) + static_cast<uint64_t>(iteration));
+}
+
 Trainer::Trainer(const ModelSpec& spec, const Corpus& corpus, const TrainConfig& config, const NetworkOptions& options)
     : spec_(spec), config_(config), vocabulary_(corpus.vocabulary), corpus_(CorpusFingerprint::of(corpus)) {
   if (spec_.vocabulary != 0 && spec_.vocabulary != vocabulary_.size())
@@ -93,9 +98,10 @@ IterationReport Trainer::train_step() {
   const auto start = std::chrono::steady_clock::now();
   IterationReport report;
   const Batch b = train_stream_->batch(progress_.batch_index);
-  report.loss = network_->train_batch(b.inputs, targets_for(spec_, b, config_.batch), states_);
-  report.learning_rate = config_.schedule.at(config_.optimizer.learning_rate, progress_.iteration);
   const int64_t iteration = progress_.iteration + 1;
+  report.loss = network_->train_batch(b.inputs, targets_for(spec_, b, config_.batch), states_,
+                                      dropout_seed(config_.seed, iteration));
+  report.learning_rate = config_.schedule.at(config_.optimizer.learning_rate, progress_.iteration);
   if (!std::isfinite(report.loss)) {
     report.step.applied = false;
     report.step.refused = detail::concat("loss is ", report.loss, " at step ", iteration, "; the update was not applied");

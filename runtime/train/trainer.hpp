@@ -13,7 +13,8 @@
 // config.val_batches batches) from a zero state, carrying the state across its batches, and never
 // touches the training state. A step whose gradient is not finite is refused (parameters and
 // optimizer state unchanged, counted, reported) and the carried state is reset when it is not
-// finite either.
+// finite either. With dropout (ModelSpec::dropout), training step i draws its masks from
+// dropout_seed(config.seed, i); validation runs without dropout.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,11 @@ struct IterationReport {
   double learning_rate = 0;
   StepReport step;
 };
+
+/// The dropout seed of training iteration `iteration` (1-based) of a run seeded `seed`: a function
+/// of the two alone (no generator state), so a resumed run draws the masks the uninterrupted one
+/// would, and the parameter initialization's random numbers are not disturbed by dropout.
+uint64_t dropout_seed(uint64_t seed, int64_t iteration);
 
 struct ResumeOptions {
   /// Continue when the checkpoint was written on a different CPU or LLVM (the losses then agree

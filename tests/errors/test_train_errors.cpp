@@ -195,8 +195,22 @@ TEST_CASE("train errors: checkpoints whose content does not fit their model (#25
     edit(f);
     return checkpoint_error_of(encode_tensor_file(f));
   };
-  CHECK(edited([](TensorFile& f) { f.metadata["format_version"] = "2"; }) ==
-        "checkpoint 'x.ckpt': format version 2 is not the version 1 this cellforge reads; it was written by a newer cellforge");
+  CHECK(edited([](TensorFile& f) { f.metadata["format_version"] = "3"; }) ==
+        "checkpoint 'x.ckpt': format version 3 is not one this cellforge reads (1 to 2); it was written by a newer cellforge");
+  CHECK(edited([](TensorFile& f) { f.metadata["format_version"] = "0"; }) ==
+        "checkpoint 'x.ckpt': format version 0 is not one this cellforge reads (1 to 2)");
+  CHECK(edited([](TensorFile& f) { f.metadata.erase("model.dropout"); }) == "checkpoint 'x.ckpt': metadata 'model.dropout' is missing");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.dropout"] = "1"; }) ==
+        "checkpoint 'x.ckpt': the model it describes is invalid: dropout must be a probability in [0, 1), got 1; pass --dropout P");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.dropout"] = "-0.5"; }) ==
+        "checkpoint 'x.ckpt': the model it describes is invalid: dropout must be a probability in [0, 1), got -0.5; pass --dropout P");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.dropout"] = "nan"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.dropout' is 'nan', not a finite number");
+  // Version 1, written before dropout existed, has no "model.dropout": it loads as dropout 0.
+  TensorFile version1 = decode_tensor_file(encode_checkpoint(c), "x");
+  version1.metadata["format_version"] = "1";
+  version1.metadata.erase("model.dropout");
+  CHECK(decode_checkpoint(encode_tensor_file(version1), "x.ckpt").model.dropout == 0);
   CHECK(edited([](TensorFile& f) { f.metadata["format"] = "pytorch"; }) ==
         "checkpoint 'x.ckpt': format is 'pytorch', not 'cellforge.char_lm'");
   CHECK(edited([](TensorFile& f) { f.metadata.erase("model.hidden"); }) == "checkpoint 'x.ckpt': metadata 'model.hidden' is missing");

@@ -7,6 +7,8 @@
     identical line for line), and a --resume with different settings is refused;
   * `sample` prints the same text for the same seed and another for another seed, and starts with
     the prime;
+  * --dropout shows in the header, changes the training losses, resumes exactly, is checked against
+    the checkpoint on --resume, samples, and bad values are refused;
   * `plot` draws two CSVs on one chart, with a log axis;
   * user errors (a corrupt checkpoint, an unknown option) exit with status 2 and one line on stderr.
 
@@ -65,6 +67,27 @@ wrong = run("train", "--corpus", corpus, "--resume", S("first.ckpt"), "--cell", 
             expect=2)
 check("does not match the model:\n  cell: the checkpoint has cell 'gru', the model has cell 'lstm'" in wrong.stderr,
       "--resume with another cell is refused with the differences")
+
+# Dropout.
+dropped = run("train", *common, "--dropout", "0.25", "--iterations", "20", "--out", S("dropped"))
+check("every_step loss, dropout 0.25: " in dropped.stdout, "the header line shows the dropout")
+check(open(S("dropped.csv")).read().splitlines()[1] != open(S("straight.csv")).read().splitlines()[1],
+      "dropout changes the training loss from the first step")
+run("train", *common, "--dropout", "0.25", "--iterations", "10", "--out", S("dropped-first"))
+run("train", "--corpus", corpus, "--resume", S("dropped-first.ckpt"), "--iterations", "20", "--eval-every", "10",
+    "--print-every", "5", "--sample-length", "0", "--threads", "1", "--out", S("dropped-resumed"))
+check(open(S("dropped.csv")).read() == open(S("dropped-resumed.csv")).read(),
+      "a resumed run with dropout writes the same loss curve, bit for bit")
+wrong = run("train", "--corpus", corpus, "--resume", S("dropped-first.ckpt"), "--cell", "gru", "--layers", "2",
+            "--hidden", "16", expect=2)
+check(wrong.stderr.endswith("does not match the model:\n  dropout: the checkpoint has 0.25, the model has 0\n"),
+      "--resume with another dropout is refused")
+text = run("sample", "--checkpoint", S("dropped.ckpt"), "--length", "30", "--prime", "the ", "--seed", "2").stdout
+check(text.startswith("the ") and len(text) == 4 + 30 + 1, "sample works on a checkpoint trained with dropout")
+for value in ("1", "-0.1", "nan"):
+    bad = run("train", "--corpus", corpus, "--dropout", value, expect=2)
+    check(bad.stderr == "cellforge train: error: option --dropout needs a probability in [0, 1) (0: no dropout; "
+          f"char-rnn's 0.5 is a common choice), got {value}\n", f"--dropout {value} is refused, naming the option and the range")
 
 # The SVG is XML with the two series.
 svg = ET.parse(S("straight.svg")).getroot()

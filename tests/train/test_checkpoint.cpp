@@ -40,6 +40,7 @@ void check_equal(const Checkpoint& a, const Checkpoint& b) {
   CHECK(a.model.layers == b.model.layers);
   CHECK(a.model.encoding == b.model.encoding);
   CHECK(a.model.loss == b.model.loss);
+  CHECK(a.model.dropout == b.model.dropout);
   CHECK(a.vocabulary.symbols() == b.vocabulary.symbols());
   const OptimizerConfig &x = a.config.optimizer, &y = b.config.optimizer;
   CHECK(x.kind == y.kind);
@@ -120,6 +121,7 @@ TEST_CASE("checkpoint: a round trip keeps everything, for every zoo cell, fresh 
       ModelSpec spec = testing::small_model(cell.name, 4, 2);
       for (const std::string& size : spec.cell.dim_names())
         if (size != "X" && size != "H") spec.extra[size] = 3;
+      if (steps) spec.dropout = 1.0 / 3;  // not a short decimal either
       TrainConfig c = testing::small_config();
       c.optimizer.kind = steps ? OptimizerKind::adam : OptimizerKind::sgd;
       c.optimizer.momentum = 0.5;
@@ -319,6 +321,14 @@ TEST_CASE("checkpoint: another model, corpus or machine is refused, listing ever
                         Catch::Contains("layers: the checkpoint has 2, the model has 3") &&
                         Catch::Contains("missing parameter 'layer2.W_ih' [20, 5]") &&
                         Catch::Contains("'layer1.W_hh' is [16, 4] in the checkpoint, the model expects [20, 5]"));
+
+  ModelSpec dropped = testing::small_model("lstm", 4, 2);
+  dropped.vocabulary = corpus.vocabulary.size();
+  dropped.dropout = 0.5;
+  ResumeOptions wrong_dropout;
+  wrong_dropout.expected = &dropped;
+  CHECK_THROWS_WITH(Trainer::resume(path, corpus, wrong_dropout),
+                    label + " does not match the model:\n  dropout: the checkpoint has 0, the model has 0.5");
 
   ModelSpec same = testing::small_model("lstm", 4, 2);
   same.vocabulary = corpus.vocabulary.size();
