@@ -16,7 +16,8 @@
 #         "busy_cores_before" (CPU cores busy with other work during 0.3 s before the run; the
 #         machine has 2 cores, so anything above ~0.1 means the timing is probably disturbed).
 # stderr: build and install logs, warnings.
-# Environment: PEERS_BUILD_DIR (default: build/peers under the repository root), CXX (g++).
+# Environment: PEERS_BUILD_DIR (default: build/peers under the repository root), CXX (g++),
+#              RUN_PEERS_PROBE=0 (no busy_cores_before probe: the field is null).
 #
 # --isa native (default): each library uses the widest vector ISA it can on this CPU. oneDNN
 #   picks AVX-512 by itself where present; OpenBLAS 0.3.21 does not know recent AMD CPUs (family
@@ -137,9 +138,14 @@ else
     cmd=("$PY" "$HERE/torch_rnn.py" --peer "$peer" --threads "$threads" "${args[@]}")
 fi
 
-busy=$(busy_cores)
-awk -v b="$busy" 'BEGIN { if (b > 0.1) print "run_peers: warning: " b \
-    " cores busy with other work before the run; timings may be disturbed" > "/dev/stderr" }'
+# RUN_PEERS_PROBE=0 skips the 0.3 s probe (bench/grid.py measures the load around every run itself).
+if [[ ${RUN_PEERS_PROBE:-1} == 0 ]]; then
+    busy=null
+else
+    busy=$(busy_cores)
+    awk -v b="$busy" 'BEGIN { if (b > 0.1) print "run_peers: warning: " b \
+        " cores busy with other work before the run; timings may be disturbed" > "/dev/stderr" }'
+fi
 set +e
 "${cmd[@]}" | sed -u "/^{\"peer\"/s/}\$/, \"isa_cap\": \"$isa\", \"busy_cores_before\": $busy}/"
 status=${PIPESTATUS[0]}

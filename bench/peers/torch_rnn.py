@@ -11,7 +11,7 @@ a *new* cell gets today. Both are peers of cellforge (see /work/shared/research/
 Peers
   --peer torch        nn.RNN (tanh), nn.LSTM, nn.GRU                     cells: rnn lstm gru
   --peer torchscript  the cells below as a time loop of tensor ops compiled with torch.jit.script
-                      cells: rnn lstm gru peephole_lstm layernorm_lstm
+                      cells: rnn lstm gru peephole_lstm layernorm_lstm layernorm_lstm_summed
                       --hoist computes W·x_t for all t as one matmul before the loop (the
                       optimisation cellforge applies automatically); default: per step, as in
                       PyTorch's own custom-cell template (benchmarks/fastrnns/custom_lstms.py).
@@ -30,11 +30,14 @@ W: (G·H, in), U: (G·H, H); "chunk" splits a G·H vector into G blocks of H in 
                   o = σ(z_o + p_o ⊙ c_t) ;  h_t = o ⊙ tanh(c_t)
   layernorm_lstm  LN(a; γ, β) = γ ⊙ (a − mean(a)) / sqrt(var(a) + 1e-5) + β   (over the features of
                   each row; var is the biased variance, as torch.layer_norm)
-                  [z_i, z_f, z_g, z_o] = LN(W x_t + U h_{t-1}; γ_g, β_g)   (γ_g, β_g ∈ R^{4H};
-                  β_g takes the place of the bias b)
+                  [z_i, z_f, z_g, z_o] = LN(W x_t; γ_x, β_x) + LN(U h_{t-1}; γ_h, β_h)
+                  (γ_x, β_x, γ_h, β_h ∈ R^{4H}; no other bias) — cellforge's zoo cell of this name
                   i = σ(z_i)  f = σ(z_f)  g = tanh(z_g)  o = σ(z_o)
                   c_t = f ⊙ c_{t-1} + i ⊙ g                 (the carried state is not normalised)
                   h_t = o ⊙ tanh(LN(c_t; γ_c, β_c))          (γ_c, β_c ∈ R^H)
+  layernorm_lstm_summed
+                  as layernorm_lstm, but one normalisation of the summed pre-activations:
+                  [z_i, z_f, z_g, z_o] = LN(W x_t + U h_{t-1}; γ_g, β_g)   (γ_g, β_g ∈ R^{4H})
   gru             [a_r, a_z, a_n] = W x_t + b_W ; [u_r, u_z, u_n] = U h_{t-1} + b_U
                   r = σ(a_r + u_r)  z = σ(a_z + u_z)  n = tanh(a_n + r ⊙ u_n)
                   h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}           (nn.GRU's form = oneDNN's lbr_gru)
@@ -57,7 +60,7 @@ Checks (no timing; print one JSON line each with the max abs differences, exit 1
                        gru = nn modules; gru_classic = a small eager reference of oneDNN's GRU).
   --check-torchscript  compare the TorchScript cells (y and every gradient, float64) with
                        nn.RNN/LSTM/GRU on the same weights, peephole_lstm with zero peepholes with
-                       nn.LSTM, and layernorm_lstm with an eager transcription of the equations.
+                       nn.LSTM, and the layer-norm LSTMs with an eager transcription of the equations.
 
 Usage: /usr/bin/python3 torch_rnn.py --peer torch --cell lstm --T 50 --B 32 --X 256 --H 256 --L 2
            --threads 2 [--reps 10] [--warmup 3] [--hoist]
@@ -71,7 +74,7 @@ import time
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20),   # glibc's maximum (HEAP_MAX_SIZE / 2)
               "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 NN_CELLS = ("rnn", "lstm", "gru")
-SCRIPT_CELLS = ("rnn", "lstm", "gru", "peephole_lstm", "layernorm_lstm")
+SCRIPT_CELLS = ("rnn", "lstm", "gru", "peephole_lstm", "layernorm_lstm", "layernorm_lstm_summed")
 
 
 def parse_args():
@@ -169,8 +172,29 @@ def peephole_lstm_layer(x: Tensor, h: Tensor, c: Tensor, W: Tensor, U: Tensor, b
 
 
 @torch.jit.script
-def layernorm_lstm_layer(x: Tensor, h: Tensor, c: Tensor, W: Tensor, U: Tensor, gamma_g: Tensor,
-                         beta_g: Tensor, gamma_c: Tensor, beta_c: Tensor, hoist: bool) -> Tensor:
+def layernorm_lstm_layer(x: Tensor, h: Tensor, c: Tensor, W: Tensor, U: Tensor, gamma_x: Tensor,
+                         beta_x: Tensor, gamma_h: Tensor, beta_h: Tensor, gamma_c: Tensor,
+                         beta_c: Tensor, hoist: bool) -> Tensor:
+    Wt, Ut = W.t(), U.t()
+    G, H = gamma_x.size(0), gamma_c.size(0)
+    # LN(W x_t) depends on x_t alone: with --hoist it is computed for all t before the loop.
+    xs = (torch.layer_norm(torch.matmul(x, Wt), [G], gamma_x, beta_x, 1e-5) if hoist
+          else x).unbind(0)  # unbind: one backward node
+    ys: List[Tensor] = []
+    for t in range(len(xs)):
+        gx = xs[t] if hoist else torch.layer_norm(torch.mm(xs[t], Wt), [G], gamma_x, beta_x, 1e-5)
+        z = gx + torch.layer_norm(torch.mm(h, Ut), [G], gamma_h, beta_h, 1e-5)
+        zi, zf, zg, zo = z.chunk(4, 1)
+        c = torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)
+        h = torch.sigmoid(zo) * torch.tanh(torch.layer_norm(c, [H], gamma_c, beta_c, 1e-5))
+        ys.append(h)
+    return torch.stack(ys)
+
+
+@torch.jit.script
+def layernorm_lstm_summed_layer(x: Tensor, h: Tensor, c: Tensor, W: Tensor, U: Tensor,
+                                gamma_g: Tensor, beta_g: Tensor, gamma_c: Tensor, beta_c: Tensor,
+                                hoist: bool) -> Tensor:
     Wt, Ut = W.t(), U.t()
     G, H = gamma_g.size(0), gamma_c.size(0)
     xs = (torch.matmul(x, Wt) if hoist else x).unbind(0)  # unbind: one backward node
@@ -203,7 +227,8 @@ def gru_layer(x: Tensor, h: Tensor, W: Tensor, U: Tensor, b_W: Tensor, b_U: Tens
     return torch.stack(ys)
 
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3, "gru_classic": 3, "peephole_lstm": 4, "layernorm_lstm": 4}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3, "gru_classic": 3, "peephole_lstm": 4, "layernorm_lstm": 4,
+         "layernorm_lstm_summed": 4}
 
 
 def script_params(cell, X, H, L, gen, dtype=torch.float32):
@@ -220,6 +245,9 @@ def script_params(cell, X, H, L, gen, dtype=torch.float32):
         inp = X if l == 0 else H
         W, U = u(G * H, inp), u(G * H, H)
         if cell == "layernorm_lstm":
+            layers.append([W, U, u(G * H, lo=0.9, hi=1.1), u(G * H), u(G * H, lo=0.9, hi=1.1),
+                           u(G * H), u(H, lo=0.9, hi=1.1), u(H)])
+        elif cell == "layernorm_lstm_summed":
             layers.append([W, U, u(G * H, lo=0.9, hi=1.1), u(G * H), u(H, lo=0.9, hi=1.1), u(H)])
         elif cell == "gru":
             layers.append([W, U, u(G * H), u(G * H)])
@@ -233,8 +261,9 @@ def script_params(cell, X, H, L, gen, dtype=torch.float32):
 def script_forward(cell, layers, hoist):
     """Returns f(x, h0, c0) -> y running the scripted layer function of `cell` L times."""
     fn = {"rnn": rnn_layer, "lstm": lstm_layer, "gru": gru_layer,
-          "peephole_lstm": peephole_lstm_layer, "layernorm_lstm": layernorm_lstm_layer}[cell]
-    has_c = cell.endswith("lstm")
+          "peephole_lstm": peephole_lstm_layer, "layernorm_lstm": layernorm_lstm_layer,
+          "layernorm_lstm_summed": layernorm_lstm_summed_layer}[cell]
+    has_c = "lstm" in cell
 
     def forward(x, h0, c0):
         for l, p in enumerate(layers):
@@ -462,16 +491,21 @@ def check_onednn(a):
     return 0 if worst < 1e-4 else 1
 
 
-def layernorm_lstm_reference(layers, x, h0, c0):
+def layernorm_lstm_reference(cell, layers, x, h0, c0):
     """The header's layer-norm LSTM equations, eager, with the normalisation written out."""
     def ln(a, gamma, beta):
         mu = a.mean(-1, keepdim=True)
         var = ((a - mu) ** 2).mean(-1, keepdim=True)
         return gamma * (a - mu) / torch.sqrt(var + 1e-5) + beta
-    for l, (W, U, gg, bg, gc, bc) in enumerate(layers):
+    for l, p in enumerate(layers):
+        W, U, gc, bc = p[0], p[1], p[-2], p[-1]
         h, c, ys = h0[l], c0[l], []
         for t in range(x.size(0)):
-            zi, zf, zg, zo = ln(x[t] @ W.t() + h @ U.t(), gg, bg).chunk(4, 1)
+            if cell == "layernorm_lstm":
+                z = ln(x[t] @ W.t(), p[2], p[3]) + ln(h @ U.t(), p[4], p[5])
+            else:
+                z = ln(x[t] @ W.t() + h @ U.t(), p[2], p[3])
+            zi, zf, zg, zo = z.chunk(4, 1)
             c = torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)
             h = torch.sigmoid(zo) * torch.tanh(ln(c, gc, bc))
             ys.append(h)
@@ -488,9 +522,9 @@ def check_torchscript(a):
     status = 0
     for cell in SCRIPT_CELLS:
         for hoist in (False, True):
-            if cell == "layernorm_lstm":
+            if cell.startswith("layernorm_lstm"):
                 ref_p = script_params(cell, X, H, L, gen, torch.float64)
-                ref_fwd = lambda x, h0, c0: layernorm_lstm_reference(ref_p, x, h0, c0)  # noqa
+                ref_fwd = lambda x, h0, c0: layernorm_lstm_reference(cell, ref_p, x, h0, c0)  # noqa
                 layers = [[t.detach().clone().requires_grad_() for t in p] for p in ref_p]
                 pairs = [(p, q) for rp, lp in zip(ref_p, layers) for p, q in zip(rp, lp)]
             else:
@@ -509,16 +543,16 @@ def check_torchscript(a):
                     pairs += list(zip([w_ih, w_hh, b_ih] + ([b_hh] if cell == "gru" else []),
                                       layers[-1]))
             y_ref, y_s = ref_fwd(x, h0, c0), script_forward(cell, layers, hoist)(x, h0, c0)
-            states = [x, h0] + ([c0] if cell.endswith("lstm") else [])
+            states = [x, h0] + ([c0] if "lstm" in cell else [])
             g_ref = grads(y_ref, dy, states + [p for p, _ in pairs])
             g_s = grads(y_s, dy, states + [q for _, q in pairs])
             diff = max([max_abs(y_ref, y_s)] + [max_abs(p, q) for p, q in zip(g_ref, g_s)])
             ok = diff < 1e-10
             status |= not ok
+            reference = "eager" if cell.startswith("layernorm_lstm") else "nn"
             print(json.dumps({"check": "torchscript-vs-reference-float64", "cell": cell,
-                              "hoist": hoist, "reference": "eager" if cell == "layernorm_lstm"
-                              else "nn", "max_abs_diff": float(f"{diff:.3g}"), "ok": ok}),
-                  flush=True)
+                              "hoist": hoist, "reference": reference,
+                              "max_abs_diff": float(f"{diff:.3g}"), "ok": ok}), flush=True)
     return status
 
 
