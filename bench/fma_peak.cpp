@@ -26,59 +26,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench/fma_loops.hpp"
+
 namespace {
 
-constexpr int kChains = 12;
-
-double thread_cpu_seconds() {
-  timespec now;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
-
-// `iterations` rounds of 12 independent 8-wide FMAs.
-void fma_loop_8(long iterations) {
-  asm volatile(
-      "vxorps %%ymm0, %%ymm0, %%ymm0\n vxorps %%ymm1, %%ymm1, %%ymm1\n vxorps %%ymm2, %%ymm2, %%ymm2\n"
-      "vxorps %%ymm3, %%ymm3, %%ymm3\n vxorps %%ymm4, %%ymm4, %%ymm4\n vxorps %%ymm5, %%ymm5, %%ymm5\n"
-      "vxorps %%ymm6, %%ymm6, %%ymm6\n vxorps %%ymm7, %%ymm7, %%ymm7\n vxorps %%ymm8, %%ymm8, %%ymm8\n"
-      "vxorps %%ymm9, %%ymm9, %%ymm9\n vxorps %%ymm10, %%ymm10, %%ymm10\n vxorps %%ymm11, %%ymm11, %%ymm11\n"
-      "vxorps %%ymm14, %%ymm14, %%ymm14\n vxorps %%ymm15, %%ymm15, %%ymm15\n"
-      "1:\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n vfmadd231ps %%ymm14, %%ymm15, %%ymm1\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n vfmadd231ps %%ymm14, %%ymm15, %%ymm3\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n vfmadd231ps %%ymm14, %%ymm15, %%ymm7\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n vfmadd231ps %%ymm14, %%ymm15, %%ymm9\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n"
-      "dec %0\n jnz 1b\n vzeroupper\n"
-      : "+r"(iterations)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
-        "xmm15", "cc");
-}
-
-// The same with 16-wide zmm FMAs (AVX-512F).
-void fma_loop_16(long iterations) {
-  asm volatile(
-      "vpxord %%zmm0, %%zmm0, %%zmm0\n vpxord %%zmm1, %%zmm1, %%zmm1\n vpxord %%zmm2, %%zmm2, %%zmm2\n"
-      "vpxord %%zmm3, %%zmm3, %%zmm3\n vpxord %%zmm4, %%zmm4, %%zmm4\n vpxord %%zmm5, %%zmm5, %%zmm5\n"
-      "vpxord %%zmm6, %%zmm6, %%zmm6\n vpxord %%zmm7, %%zmm7, %%zmm7\n vpxord %%zmm8, %%zmm8, %%zmm8\n"
-      "vpxord %%zmm9, %%zmm9, %%zmm9\n vpxord %%zmm10, %%zmm10, %%zmm10\n vpxord %%zmm11, %%zmm11, %%zmm11\n"
-      "vpxord %%zmm14, %%zmm14, %%zmm14\n vpxord %%zmm15, %%zmm15, %%zmm15\n"
-      "1:\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n vfmadd231ps %%zmm14, %%zmm15, %%zmm1\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm2\n vfmadd231ps %%zmm14, %%zmm15, %%zmm3\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm4\n vfmadd231ps %%zmm14, %%zmm15, %%zmm5\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm6\n vfmadd231ps %%zmm14, %%zmm15, %%zmm7\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm8\n vfmadd231ps %%zmm14, %%zmm15, %%zmm9\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm10\n vfmadd231ps %%zmm14, %%zmm15, %%zmm11\n"
-      "dec %0\n jnz 1b\n vzeroupper\n"
-      : "+r"(iterations)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
-        "xmm15", "cc");
-}
+using namespace cellforge::bench;
 
 // GFLOP/s of one sample: `threads` threads, started together, each running the loop of `width`.
 double sample(int width, int threads, long iterations) {
@@ -96,7 +48,7 @@ double sample(int width, int threads, long iterations) {
     });
   for (std::thread& thread : pool) thread.join();
   double gflops = 0;
-  for (double seconds : cpu_seconds) gflops += iterations * kChains * 2.0 * width / seconds / 1e9;
+  for (double seconds : cpu_seconds) gflops += iterations * kFmaChains * 2.0 * width / seconds / 1e9;
   return gflops;
 }
 
@@ -163,7 +115,7 @@ int main(int argc, char** argv) {
       std::printf("%s{\"width\":%d,\"isa\":\"%s\",\"threads\":%d,\"gflops_best\":%.1f,\"gflops_median\":%.1f}",
                   i ? "," : "", peaks[i].width, peaks[i].width == 16 ? "avx512" : "avx2", peaks[i].threads,
                   peaks[i].best, peaks[i].median);
-    std::printf("],\"chains\":%d,\"samples\":%d,\"hardware_threads\":%d}\n", kChains, samples, hardware);
+    std::printf("],\"chains\":%d,\"samples\":%d,\"hardware_threads\":%d}\n", kFmaChains, samples, hardware);
   } else {
     std::printf("%-22s %8s %14s %16s\n", "FMA loop", "threads", "best GFLOP/s", "median GFLOP/s");
     for (const Peak& p : peaks)

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fma_loops.hpp"
 #include "codegen/jit/gemm_kernels.hpp"
 
 namespace {
@@ -36,12 +37,7 @@ using cellforge::llvm_backend::GemmB;
 using cellforge::llvm_backend::GemmSpec;
 using cellforge::llvm_backend::Transpose;
 
-// Thread CPU time, not wall time: the machine is shared, and time spent descheduled is not ours.
-double cpu_seconds() {
-  timespec now;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
+using cellforge::bench::thread_cpu_seconds;
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -63,16 +59,16 @@ struct Timing {
 template <class Work>
 Timing time_per_call(Work&& work, double flops, double budget) {
   work();  // warm up caches and page tables
-  double start = cpu_seconds();
+  double start = thread_cpu_seconds();
   work();
-  const double once = std::max(cpu_seconds() - start, 1e-7);
+  const double once = std::max(thread_cpu_seconds() - start, 1e-7);
   const int per_sample = std::max(1, static_cast<int>(0.02 / once));
   std::vector<double> samples, fractions_8, fractions_16;
-  const double begin = cpu_seconds();
-  while (samples.size() < 5 || (cpu_seconds() - begin < budget && samples.size() < 51)) {
-    start = cpu_seconds();
+  const double begin = thread_cpu_seconds();
+  while (samples.size() < 5 || (thread_cpu_seconds() - begin < budget && samples.size() < 51)) {
+    start = thread_cpu_seconds();
     for (int i = 0; i < per_sample; ++i) work();
-    const double seconds = (cpu_seconds() - start) / per_sample;
+    const double seconds = (thread_cpu_seconds() - start) / per_sample;
     samples.push_back(seconds);
     if (flops > 0) fractions_8.push_back(flops / seconds / 1e9 / fma_peak_sample(8));
     if (flops > 0 && has_avx512) fractions_16.push_back(flops / seconds / 1e9 / fma_peak_sample(16));
@@ -81,59 +77,19 @@ Timing time_per_call(Work&& work, double flops, double budget) {
           fractions_16.empty() ? 0.0 : median(fractions_16)};
 }
 
-// 12 independent FMA chains: enough to cover 2 pipes × 4-5 cycles of latency on Zen 3/4/5.
-double fma_loop_seconds(long iterations) {
-  const double start = cpu_seconds();
-  asm volatile(
-      "vxorps %%ymm0, %%ymm0, %%ymm0\n vxorps %%ymm1, %%ymm1, %%ymm1\n vxorps %%ymm2, %%ymm2, %%ymm2\n"
-      "vxorps %%ymm3, %%ymm3, %%ymm3\n vxorps %%ymm4, %%ymm4, %%ymm4\n vxorps %%ymm5, %%ymm5, %%ymm5\n"
-      "vxorps %%ymm6, %%ymm6, %%ymm6\n vxorps %%ymm7, %%ymm7, %%ymm7\n vxorps %%ymm8, %%ymm8, %%ymm8\n"
-      "vxorps %%ymm9, %%ymm9, %%ymm9\n vxorps %%ymm10, %%ymm10, %%ymm10\n vxorps %%ymm11, %%ymm11, %%ymm11\n"
-      "vxorps %%ymm14, %%ymm14, %%ymm14\n vxorps %%ymm15, %%ymm15, %%ymm15\n"
-      "1:\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n vfmadd231ps %%ymm14, %%ymm15, %%ymm1\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n vfmadd231ps %%ymm14, %%ymm15, %%ymm3\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n vfmadd231ps %%ymm14, %%ymm15, %%ymm7\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n vfmadd231ps %%ymm14, %%ymm15, %%ymm9\n"
-      "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n"
-      "dec %0\n jnz 1b\n vzeroupper\n"
-      : "+r"(iterations)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
-        "xmm15", "cc");
-  return cpu_seconds() - start;
-}
-
-// The same with 16-wide zmm FMAs (AVX-512F only).
-double fma512_loop_seconds(long iterations) {
-  const double start = cpu_seconds();
-  asm volatile(
-      "vpxord %%zmm0, %%zmm0, %%zmm0\n vpxord %%zmm1, %%zmm1, %%zmm1\n vpxord %%zmm2, %%zmm2, %%zmm2\n"
-      "vpxord %%zmm3, %%zmm3, %%zmm3\n vpxord %%zmm4, %%zmm4, %%zmm4\n vpxord %%zmm5, %%zmm5, %%zmm5\n"
-      "vpxord %%zmm6, %%zmm6, %%zmm6\n vpxord %%zmm7, %%zmm7, %%zmm7\n vpxord %%zmm8, %%zmm8, %%zmm8\n"
-      "vpxord %%zmm9, %%zmm9, %%zmm9\n vpxord %%zmm10, %%zmm10, %%zmm10\n vpxord %%zmm11, %%zmm11, %%zmm11\n"
-      "vpxord %%zmm14, %%zmm14, %%zmm14\n vpxord %%zmm15, %%zmm15, %%zmm15\n"
-      "1:\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n vfmadd231ps %%zmm14, %%zmm15, %%zmm1\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm2\n vfmadd231ps %%zmm14, %%zmm15, %%zmm3\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm4\n vfmadd231ps %%zmm14, %%zmm15, %%zmm5\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm6\n vfmadd231ps %%zmm14, %%zmm15, %%zmm7\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm8\n vfmadd231ps %%zmm14, %%zmm15, %%zmm9\n"
-      "vfmadd231ps %%zmm14, %%zmm15, %%zmm10\n vfmadd231ps %%zmm14, %%zmm15, %%zmm11\n"
-      "dec %0\n jnz 1b\n vzeroupper\n"
-      : "+r"(iterations)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
-        "xmm15", "cc");
-  return cpu_seconds() - start;
+// Thread CPU seconds of `iterations` rounds of the FMA loop of `width` floats.
+double fma_loop_seconds(int width, long iterations) {
+  const double start = thread_cpu_seconds();
+  if (width == 16) cellforge::bench::fma_loop_16(iterations);
+  else cellforge::bench::fma_loop_8(iterations);
+  return thread_cpu_seconds() - start;
 }
 
 // GFLOP/s of a ~5 ms run of the FMA loop of `width` floats.
 double fma_peak_sample(int width) {
   const long iterations = width == 16 ? 500'000 : 1'000'000;
-  const double seconds = width == 16 ? fma512_loop_seconds(iterations) : fma_loop_seconds(iterations);
-  return iterations * 12.0 * 2.0 * width / seconds / 1e9;
+  const double seconds = fma_loop_seconds(width, iterations);
+  return iterations * cellforge::bench::kFmaChains * 2.0 * width / seconds / 1e9;
 }
 
 double measure_fma_peak_gflops(int width) {
