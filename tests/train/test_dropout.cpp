@@ -142,24 +142,7 @@ TEST_CASE("dropout: the gradient with the masks matches central differences", "[
     States st = d.initial;
     return net.train_batch(d.inputs, d.targets, st, kSeed);
   };
-  std::vector<ParameterView> params = net.parameters();
-  int checked = 0;
-  for (size_t k = 0; k < params.size(); ++k)
-    for (size_t i = 0; i < params[k].value.size(); i += 1 + params[k].value.size() / 10) {
-      const float saved = params[k].value[i];
-      const float h = 1e-2f;
-      params[k].value[i] = saved + h;
-      const double up = loss();
-      params[k].value[i] = saved - h;
-      const double down = loss();
-      params[k].value[i] = saved;
-      const double numeric = (up - down) / (2 * h);
-      const float exact = analytic.grads[k][i];
-      INFO(params[k].name << "[" << i << "]: analytic " << exact << ", numeric " << numeric);
-      CHECK(std::fabs(exact - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric));
-      ++checked;
-    }
-  CHECK(checked > 40);
+  CHECK(testing::check_central_differences(net, analytic.grads, loss, 10) > 40);
 }
 
 TEST_CASE("dropout: the head's mask is the documented one: about p dropped, the rest scaled by 1/(1-p)", "[train][dropout]") {

@@ -45,29 +45,13 @@ TEST_CASE("network: the gradient of the loss matches central differences", "[tra
     for (float& v : s) v = static_cast<float>(rng.uniform(-0.5, 0.5));
   States states = initial;
   net.train_batch(inputs, targets, states);
-  std::vector<ParameterView> params = net.parameters();
   std::vector<std::vector<float>> analytic;
-  for (const ParameterView& p : params) analytic.emplace_back(p.grad.begin(), p.grad.end());
+  for (const ParameterView& p : net.parameters()) analytic.emplace_back(p.grad.begin(), p.grad.end());
   auto loss = [&] {
     States s = initial;
     return net.evaluate_batch(inputs, targets, s);
   };
-  int checked = 0;
-  for (size_t k = 0; k < params.size(); ++k)
-    for (size_t i = 0; i < params[k].value.size(); i += 1 + params[k].value.size() / 7) {
-      const float saved = params[k].value[i];
-      const float h = 1e-2f;
-      params[k].value[i] = saved + h;
-      const double up = loss();
-      params[k].value[i] = saved - h;
-      const double down = loss();
-      params[k].value[i] = saved;
-      const double numeric = (up - down) / (2 * h);
-      INFO(params[k].name << "[" << i << "]: analytic " << analytic[k][i] << ", numeric " << numeric);
-      CHECK(std::fabs(analytic[k][i] - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric));
-      ++checked;
-    }
-  CHECK(checked > 40);
+  CHECK(testing::check_central_differences(net, analytic, loss, 7) > 40);
 }
 
 TEST_CASE("network: many-to-one learns to recall the first token of a sequence", "[train][network]") {

@@ -5,10 +5,15 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "codegen/ir/text.hpp"
 #include "runtime/train/trainer.hpp"
@@ -104,6 +109,32 @@ inline ParameterView parameter(Network& network, const std::string& name) {
   for (ParameterView& p : network.parameters())
     if (p.name == name) return p;
   throw std::runtime_error("no parameter " + name);
+}
+
+/// Checks `analytic` (each parameter's gradient, in network.parameters() order) against central
+/// differences of `loss()` at about `per_parameter` evenly spaced elements of every parameter.
+/// The step is 1e-2 on float parameters, hence the loose tolerance: 2e-3 + 2% of the numeric value.
+/// Returns how many elements were checked.
+template <class Loss>
+int check_central_differences(Network& network, const std::vector<std::vector<float>>& analytic, Loss loss,
+                              size_t per_parameter) {
+  std::vector<ParameterView> params = network.parameters();
+  int checked = 0;
+  for (size_t k = 0; k < params.size(); ++k)
+    for (size_t i = 0; i < params[k].value.size(); i += 1 + params[k].value.size() / per_parameter) {
+      const float saved = params[k].value[i];
+      const float h = 1e-2f;
+      params[k].value[i] = saved + h;
+      const double up = loss();
+      params[k].value[i] = saved - h;
+      const double down = loss();
+      params[k].value[i] = saved;
+      const double numeric = (up - down) / (2 * h);
+      INFO(params[k].name << "[" << i << "]: analytic " << analytic[k][i] << ", numeric " << numeric);
+      CHECK(std::fabs(analytic[k][i] - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric));
+      ++checked;
+    }
+  return checked;
 }
 
 }  // namespace cellforge::train::testing
