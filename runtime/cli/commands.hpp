@@ -17,5 +17,8 @@ int run_plot(const Argv& args);
 int run_compile(const Argv& args);
 int run_gradflow(const Argv& args);
 int run_check(const Argv& args);
+int run_export_torch(const Argv& args);
+int run_import_torch(const Argv& args);
+int run_score(const Argv& args);
 
 }  // namespace cellforge::cli

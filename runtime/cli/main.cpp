@@ -15,16 +15,19 @@ const char* kUsage =
     "usage: cellforge COMMAND [options]\n"
     "\n"
     "commands:\n"
-    "  demo       train a character-level LSTM on a text every Debian machine has, print samples\n"
-    "             (--explain: show a cell's graph, derivative and a gradient check instead)\n"
-    "  cells      list the cells of the zoo with their equations\n"
-    "  inspect    show a stage of compilation: --cell NAME --emit graph|grad|dot|sched|passes|llvm|llvm-opt|asm\n"
-    "  check      verify a cell's BPTT: against finite differences (double) and the JIT against the interpreter\n"
-    "  compile    compile a network and report the time of each stage (and the disk cache)\n"
-    "  train      train a character-level language model: --cell NAME --corpus FILE --iterations N ...\n"
-    "  sample     generate text from a checkpoint: --checkpoint FILE --length N --temperature T --prime TEXT\n"
-    "  gradflow   how gradients flow back through time: --cell rnn,lstm --unroll T (table, CSV, JSON, SVG)\n"
-    "  plot       draw columns of CSV files as one SVG line plot: --csv A,B --columns val_loss --out FILE\n";
+    "  demo          train a character-level LSTM on a text every Debian machine has, print samples\n"
+    "                (--explain: show a cell's graph, derivative and a gradient check instead)\n"
+    "  cells         list the cells of the zoo with their equations\n"
+    "  inspect       show a stage of compilation: --cell NAME --emit graph|grad|dot|sched|passes|llvm|llvm-opt|asm\n"
+    "  check         verify a cell's BPTT: against finite differences (double) and the JIT against the interpreter\n"
+    "  compile       compile a network and report the time of each stage (and the disk cache)\n"
+    "  train         train a character-level language model: --cell NAME --corpus FILE --iterations N ...\n"
+    "  sample        generate text from a checkpoint: --checkpoint FILE --length N --temperature T --prime TEXT\n"
+    "  score         how well a checkpoint predicts a text: --checkpoint FILE --text FILE [--logits OUT.safetensors]\n"
+    "  export-torch  a trained model as a PyTorch file: --checkpoint FILE --out MODEL.safetensors [--prefix rnn.]\n"
+    "  import-torch  a PyTorch file as a checkpoint: --weights MODEL.safetensors --out FILE [--vocabulary-from TEXT]\n"
+    "  gradflow      how gradients flow back through time: --cell rnn,lstm --unroll T (table, CSV, JSON, SVG)\n"
+    "  plot          draw columns of CSV files as one SVG line plot: --csv A,B --columns val_loss --out FILE\n";
 
 }  // namespace
 
@@ -33,7 +36,8 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"demo", run_demo},   {"cells", run_cells},   {"inspect", run_inspect}, {"compile", run_compile},
       {"train", run_train}, {"sample", run_sample}, {"plot", run_plot},
-      {"gradflow", run_gradflow}, {"check", run_check}};
+      {"gradflow", run_gradflow}, {"check", run_check},
+      {"export-torch", run_export_torch}, {"import-torch", run_import_torch}, {"score", run_score}};
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -1,0 +1,83 @@
+// `cellforge score --checkpoint RUN.ckpt --text FILE [--logits OUT.safetensors]`: how well a model
+// predicts a text. The model reads the text from a zero state, one character at a time (the network
+// `cellforge sample` runs: B = 1, T = 1, no dropout), and each step's logits predict the next
+// character. It prints the mean cross-entropy of the N - 1 predictions; --logits writes every
+// step's logits, "logits" [N, V], and the log-probability of each next character, "log_probs"
+// [N - 1], as a safetensors file, which is how the torch tests compare cellforge with PyTorch
+// number for number (scripts/torch_char_model.py computes the same from the exported model).
+#include <cmath>
+#include <cstdio>
+
+#include "codegen/ir/error.hpp"
+#include "runtime/cli/args.hpp"
+#include "runtime/cli/commands.hpp"
+#include "runtime/cli/torch_char_model.hpp"
+#include "runtime/interop/safetensors_file.hpp"
+#include "runtime/train/checkpoint.hpp"
+#include "runtime/train/network.hpp"
+#include "runtime/train/safetensors.hpp"
+
+namespace cellforge::cli {
+
+int run_score(const Argv& argv) {
+  Args args(argv, {"checkpoint", "text", "logits", "threads"});
+  const std::string checkpoint_path = args.text("checkpoint"), text_path = args.text("text");
+  const train::Checkpoint c = load_checkpoint_or_explain(checkpoint_path, "--checkpoint");
+  const std::string text = train::read_file_bytes(text_path, "text '" + text_path + "'");
+  if (text.empty()) user_error("the text '", text_path, "' is empty; give at least one character");
+  std::vector<int32_t> tokens;
+  try {
+    tokens = c.vocabulary.encode(text, "the text '" + text_path + "'");
+  } catch (const UserError& e) {
+    user_error(e.what(), "\n  fix: score a text made of the characters the model was trained on (the checkpoint's "
+               "vocabulary); a character it never saw has no probability to measure");
+  }
+
+  train::ModelSpec spec = c.model;
+  spec.loss = train::LossMode::every_step;  // at T = 1 the two modes are the same network
+  spec.dropout = 0;                         // inference
+  NetworkOptions options;
+  options.threads = static_cast<int>(args.integer("threads", 1));
+  train::Network network(spec, 1, 1, options);
+  std::vector<train::ParameterView> params = network.parameters();
+  if (params.size() != c.parameters.size())
+    internal_error("checkpoint '", checkpoint_path, "' has ", c.parameters.size(), " parameters, the network ", params.size());
+  for (size_t k = 0; k < params.size(); ++k) {  // load_checkpoint checked the names and shapes
+    if (params[k].name != c.parameters[k].name || params[k].value.size() != c.parameters[k].values.size())
+      internal_error("checkpoint parameter ", k, " is '", c.parameters[k].name, "', the network's '", params[k].name, "'");
+    std::copy(c.parameters[k].values.begin(), c.parameters[k].values.end(), params[k].value.begin());
+  }
+
+  const size_t N = tokens.size(), V = static_cast<size_t>(spec.vocabulary);
+  std::vector<float> logits(N * V), log_probs(N - 1);
+  train::States states = network.zero_states();
+  double total = 0;
+  for (size_t t = 0; t < N; ++t) {
+    const std::span<const float> step = network.forward_logits(std::span<const int32_t>(&tokens[t], 1), states);
+    std::copy(step.begin(), step.end(), logits.begin() + static_cast<std::ptrdiff_t>(t * V));
+    if (t + 1 == N) break;
+    double largest = step[0], sum = 0;  // log-softmax in double, as the trainer's loss
+    for (float v : step) largest = std::max(largest, static_cast<double>(v));
+    for (float v : step) sum += std::exp(static_cast<double>(v) - largest);
+    const double log_p = static_cast<double>(step[static_cast<size_t>(tokens[t + 1])]) - largest - std::log(sum);
+    log_probs[t] = static_cast<float>(log_p);
+    total -= log_p;
+  }
+  if (N > 1)
+    std::printf("score    %zu characters of %s: mean cross-entropy %.6f nats/char (%.4f bits/char) over %zu predictions\n", N,
+                text_path.c_str(), total / static_cast<double>(N - 1), total / static_cast<double>(N - 1) / std::log(2.0), N - 1);
+  else
+    std::printf("score    1 character of %s: nothing to predict (the logits after it are written)\n", text_path.c_str());
+  if (args.has("logits")) {
+    const std::string out = args.text("logits");
+    interop::write_safetensors(out,
+                               {{"logits", {static_cast<int64_t>(N), static_cast<int64_t>(V)}, logits},
+                                {"log_probs", {static_cast<int64_t>(N - 1)}, log_probs}},
+                               {{kVocabularyKey, escape_vocabulary(c.vocabulary.symbols())}});
+    std::printf("wrote    %s: logits [%zu, %zu] (row t: after reading characters 0..t), log_probs [%zu]\n", out.c_str(), N, V,
+                N - 1);
+  }
+  return 0;
+}
+
+}  // namespace cellforge::cli
