@@ -56,7 +56,9 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
   const ir::Graph& g = s.graph;
   const std::vector<std::string> names = ir::printed_names(g);
-  const int64_t width = group.width.bind(scan.bindings);
+  // A group of matrices runs over all their elements: rows of `cols` floats are contiguous (every
+  // matrix lives in a buffer of its own, stride = cols), and a matrix is shared, so has one "row".
+  const int64_t width = group.width.bind(scan.bindings) * (group.cols.is_zero() ? 1 : group.cols.bind(scan.bindings));
   if (group.shared) rows = l.int64(1);  // a shared value has one row whatever the phase
   const int vector_lanes = l.options().vector_width;
   std::vector<bool> in_group(g.size(), false);

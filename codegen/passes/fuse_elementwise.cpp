@@ -71,6 +71,12 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
     const Node& node = g.node(id);
     return is_row_reduction(node.op) ? g.type(node.args[0]).rows : node.type.rows;
   };
+  // The loop a node's elementwise work runs in: its width, and for a matrix (an elementwise op on
+  // parameters' gradients, say) its columns too — a matrix [H, H] is not a vector of length H.
+  auto loop_of = [&](NodeId id) {
+    const ir::Type& t = g.type(id);
+    return width_of(id).str() + (t.is_matrix() ? " x " + t.cols.str() : "") + (t.shared ? " shared" : "");
+  };
   std::vector<bool> is_view(n, false);
 
   // The stage during which the memory of a value is completed: products and groups write during
@@ -103,8 +109,7 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
         // Only a value of the same loop (width and kind: a shared value is computed once, by one
         // thread, in a loop of its own) can be read from a register.
         const bool fusable = fuse && !is_buffer_op(node.op) && !is_product(an.op) && !is_row_reduction(an.op) &&
-                             !is_buffer_op(an.op) && !is_view[a] && width_of(a) == width_of(id) &&
-                             g.type(a).shared == g.type(id).shared;
+                             !is_buffer_op(an.op) && !is_view[a] && loop_of(a) == loop_of(id);
         const int ready = is_product(an.op) ? s.stage[a] : fusable ? s.stage[a] : written(a, p) + 1;
         stage = std::max(stage, ready);
       }
@@ -115,8 +120,7 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
 
   // Materialization: read outside the group (or as a result).
   auto group_key = [&](NodeId id) {
-    return std::make_tuple(static_cast<int>(s.phase[id]), s.stage[id],
-                           width_of(id).str() + (g.type(id).shared ? " shared" : ""));
+    return std::make_tuple(static_cast<int>(s.phase[id]), s.stage[id], loop_of(id));
   };
   for (NodeId id = 0; id < n; ++id) {
     const Node& node = g.node(id);
@@ -154,7 +158,7 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
     auto it = index.find(key);
     if (it == index.end()) {
       index[key] = s.groups.size();
-      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), g.type(id).shared, {id}});
+      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), g.type(id).shared, g.type(id).cols, {id}});
     } else {
       s.groups[it->second].nodes.push_back(id);
     }

@@ -47,6 +47,7 @@ struct FusionGroup {
   int stage;
   ir::Dim width;
   bool shared;                    // one row for the whole batch (functions of parameters, gradients)
+  ir::Dim cols;                   // for a group of matrices (elementwise on [width, cols]): cols; else zero
   std::vector<ir::NodeId> nodes;  // in dependency order
 };
 

@@ -98,3 +98,21 @@ TEST_CASE("differential: random cell regression: a concatenation placed inside a
   output y = %5
 })", sizes_of(9, 8, 1, 2), 1});
 }
+
+TEST_CASE("differential: random cell regression: an elementwise op on matrices runs over all their elements") {
+  // The backward graph adds two outer products (the gradient of a matrix used twice); the fused
+  // loop for that add covered H elements of the [H, H] matrices instead of H * H.
+  check_regression({"random cell seed 112295 (T=1 L=1 B=3 H=9 threads=2)", R"(cell random {
+  input %x : [X]
+  state %s0 : [H]
+  state %s2 : [H]
+  param %W0 : [H, X]
+  %0 = matmul %W0, %x : [H]
+  %1 = outer %s2, %0 : [H, H]
+  %2 = matmul %1, %s2 : [H]
+  %3 = matmul %1, %s0 : [H]
+  next s0 = %3
+  next s2 = %2
+  output y = %2
+})", sizes_of(9, 1, 1, 1), 1});
+}
