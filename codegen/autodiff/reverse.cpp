@@ -184,9 +184,26 @@ class ReverseSweep {
 
 }  // namespace
 
-Graph differentiate(const Graph& cell) { return ReverseSweep(cell, Options{}).run(); }
+namespace {
+
+// A derivative graph has seed (and, once scheduled, saved) leaves, which have no adjoint of their
+// own: cellforge computes first derivatives only.
+void refuse_derivative_graph(const Graph& cell) {
+  for (Op kind : {Op::seed, Op::saved})
+    if (!cell.leaves(kind).empty())
+      user_error("cell '", cell.name(), "' is a derivative graph (it has ", ir::op_name(kind),
+                 " leaves); cellforge computes first derivatives only: differentiate the forward cell");
+}
+
+}  // namespace
+
+Graph differentiate(const Graph& cell) {
+  refuse_derivative_graph(cell);
+  return ReverseSweep(cell, Options{}).run();
+}
 
 Graph state_vjp(const Graph& cell) {
+  refuse_derivative_graph(cell);
   Options options;
   options.seed_output = false;
   options.gradient_leaves = {Op::state};

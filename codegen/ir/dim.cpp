@@ -80,7 +80,11 @@ int64_t Dim::bind(const Bindings& bindings) const {
     if (it == bindings.end())
       user_error("size '", name, "' is used by the cell (in [", str(),
                  "]) but was not given; pass a value for '", name, "' in the sizes");
-    value += coefficient * it->second;
+    // Checked: a size near 2^63 must not wrap into a small (or negative) length.
+    int64_t term;
+    if (__builtin_mul_overflow(coefficient, it->second, &term) || __builtin_add_overflow(value, term, &value))
+      user_error("size [", str(), "] overflows a 64-bit integer with ", name, " = ", it->second,
+                 "; use smaller sizes");
   }
   return value;
 }

@@ -1,13 +1,42 @@
 // Network specs and their sizes; see network_spec.hpp.
 #include "codegen/ir/network_spec.hpp"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 
 #include "codegen/ir/error.hpp"
 
 namespace cellforge::ir {
 
+namespace {
+
+void check_layer_count(int64_t layers) {
+  if (layers > kMaxLayers)
+    user_error("number of layers must be <= ", kMaxLayers, ", got ", layers,
+               "; every layer is compiled into code of its own, so stack fewer layers");
+}
+
+std::string bytes_text(double bytes) {
+  const char* units[] = {"bytes", "KB", "MB", "GB", "TB", "PB", "EB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 6) bytes /= 1000, ++u;
+  char text[64];
+  std::snprintf(text, sizeof text, bytes >= 1000 ? "%.3g %s" : "%.1f %s", bytes, units[u]);
+  return text;
+}
+
+// This machine's memory in bytes (0 if the system does not say).
+double physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0;
+}
+
+}  // namespace
+
 NetworkSpec NetworkSpec::stack(const Graph& cell, const NetworkSizes& sizes) {
+  check_layer_count(sizes.layers);  // before making a copy of the cell per layer
   NetworkSpec spec;
   spec.sizes = sizes;
   for (int64_t l = 0; l < sizes.layers; ++l) spec.layers.push_back({cell, false});
@@ -36,7 +65,8 @@ std::string input_name(const Graph& cell) {
 std::string output_name(const Graph& cell) {
   for (const Output& o : cell.outputs())
     if (o.role == Role::output) return o.name;
-  user_error("cell '", cell.name(), "' has no output");
+  user_error("cell '", cell.name(), "' has no output; a cell has exactly one (output(...) in the DSL, 'output y = %v' in "
+             "IR text)");
 }
 
 Bindings layer_bindings(const NetworkSpec& spec, int64_t layer) {
@@ -62,6 +92,7 @@ void check_spec(const NetworkSpec& spec) {
   positive("batch size", sizes.batch, "run at least one sequence");
   positive("unroll length", sizes.unroll, "run at least one step");
   positive("number of layers", sizes.layers, "stack at least one cell");
+  check_layer_count(sizes.layers);
   if (static_cast<int64_t>(spec.layers.size()) != sizes.layers)
     user_error("the network lists ", spec.layers.size(), " layers but its sizes say ", sizes.layers);
   if (!(spec.dropout >= 0 && spec.dropout < 1))
@@ -71,6 +102,10 @@ void check_spec(const NetworkSpec& spec) {
       user_error("size '", name, "' is given as an extra size; set it through the input or hidden size instead");
     if (value < 1) user_error("size '", name, "' must be >= 1, got ", value);
   }
+  // The memory the network needs, counted low (in floats, as doubles so no product overflows):
+  // its input, every parameter, and each unit's output and states at every step, which BPTT keeps.
+  const double rows = static_cast<double>(sizes.unroll) * static_cast<double>(sizes.batch);
+  double floats = rows * static_cast<double>(sizes.input);
   for (int64_t l = 0; l < sizes.layers; ++l) {
     const Graph& cell = spec.layers[static_cast<size_t>(l)].cell;
     for (NodeId id : cell.leaves(Op::input))
@@ -89,7 +124,21 @@ void check_spec(const NetworkSpec& spec) {
                      "; every length must be >= 1");
       }
     }
+    double unit = 0;
+    for (NodeId p : cell.leaves(Op::param)) {
+      const Type& t = cell.type(p);
+      unit += static_cast<double>(t.rows.bind(b)) * static_cast<double>(t.is_matrix() ? t.cols.bind(b) : 1);
+    }
+    double per_row = static_cast<double>(cell.type(cell.find_output(Role::output, output_name(cell))->node).rows.bind(b));
+    for (NodeId s : cell.leaves(Op::state)) per_row += static_cast<double>(cell.type(s).rows.bind(b));
+    floats += static_cast<double>(spec.directions(l)) * (unit + rows * per_row);
   }
+  const double bytes = floats * sizeof(float), memory = physical_memory();
+  if (memory > 0 && bytes > memory)
+    user_error("the network needs at least ", bytes_text(bytes), " of memory (its parameters, its input, and every ",
+               "layer's outputs and states at all ", sizes.unroll, " steps of ", sizes.batch,
+               " sequences), more than this machine's ", bytes_text(memory),
+               "; use a smaller hidden size, unroll length, batch or number of layers");
 }
 
 void check_sizes(const Graph& cell, const NetworkSizes& sizes) {

@@ -62,8 +62,14 @@ inline constexpr const char* kDropoutMask = "dropout_mask";
 std::string input_name(const Graph& cell);
 std::string output_name(const Graph& cell);
 
-/// Checks a spec: every size >= 1, every size a cell names is given, each cell has one input and
-/// one output, dropout in [0, 1). Throws UserError naming the size or layer, its value and the fix.
+/// The deepest stack cellforge compiles: each layer gets code of its own, so compile time grows with
+/// the depth (100 layers of a small cell took about a minute).
+inline constexpr int64_t kMaxLayers = 256;
+
+/// Checks a spec: every size >= 1 (and at most kMaxLayers layers), every size a cell names is given,
+/// each cell has one input and one output, dropout in [0, 1), no size that overflows 64 bits, and no
+/// more memory needed than this machine has. Throws UserError naming the size or layer, its value
+/// and the fix.
 void check_spec(const NetworkSpec& spec);
 
 /// The bindings of layer `layer`'s cell: X is the layer's input width (the network's input for

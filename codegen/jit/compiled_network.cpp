@@ -68,6 +68,42 @@ void check_buffer(const char* what, size_t actual, int64_t expected, const void*
     user_error(what, " is not aligned to ", alignof(float), " bytes (address ", data, ")");
 }
 
+// A [T][B][width] buffer (x, y, dx, dy): a wrong size names the layout, and when the floats make
+// whole steps of [B][width], how many: a sequence of another length than the compiled unroll.
+void check_steps(const char* what, std::span<const float> buffer, const ir::NetworkSizes& s, const char* width_name,
+                 int64_t width) {
+  const int64_t actual = static_cast<int64_t>(buffer.size()), per_step = s.batch * width;
+  if (actual != s.unroll * per_step) {
+    std::string steps;
+    if (actual > 0 && actual % per_step == 0)
+      steps = detail::concat("; that is ", actual / per_step, " steps, but the network was compiled for unroll length ",
+                             s.unroll, ": pad the sequences to ", s.unroll, " steps or compile for ", actual / per_step);
+    user_error(what, " has ", actual, " floats; expected ", s.unroll * per_step, " = [T=", s.unroll, "][B=", s.batch,
+               "][", width_name, "=", width, "]", steps);
+  }
+  check_buffer(what, buffer.size(), s.unroll * per_step, buffer.data());
+}
+
+// A buffer a call writes must not share memory with another buffer of the call: the generated
+// code reads its inputs while it writes its outputs, so an overlap gives wrong numbers silently.
+struct NamedBuffer {
+  std::string name;
+  const float* begin;
+  size_t size;
+  bool written;
+};
+void check_no_overlap(const std::vector<NamedBuffer>& buffers) {
+  for (const NamedBuffer& w : buffers) {
+    if (!w.written || w.size == 0) continue;
+    for (const NamedBuffer& o : buffers) {
+      if (&o == &w || o.size == 0 || (o.written && &o < &w)) continue;
+      if (w.begin < o.begin + o.size && o.begin < w.begin + w.size)
+        user_error(w.name, " overlaps ", o.name, "; the call writes ", w.name,
+                   " while it reads the others, so every output buffer needs memory of its own");
+    }
+  }
+}
+
 void check_states(const char* what, size_t count, const NetworkPlan& plan) {
   if (count != plan.states.size())
     user_error(what, ": got ", count, " buffers; the network's cells have ", plan.states.size(), " states (", [&] {
@@ -147,6 +183,11 @@ CompiledNetwork CompiledNetwork::compile(const ir::Graph& cell, const ir::Networ
 }
 
 CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const NetworkOptions& options) {
+  if (options.threads < 0 || options.threads > kMaxThreads)
+    user_error("threads is ", options.threads, "; expected 0 (one per hardware thread, ", jit::hardware_threads(),
+               " here) or a count from 1 to ", kMaxThreads);
+  if (options.opt_level < 0 || options.opt_level > 3)
+    user_error("opt_level is ", options.opt_level, "; expected 0, 1, 2 or 3 (LLVM's -O0 to -O3)");
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->plan = llvm_backend::plan_network(spec, options.passes, options.telemetry);
@@ -217,8 +258,8 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   const NetworkPlan& plan = impl_->plan;
   const auto& s = plan.sizes;
   check_buffer("params", params.size(), plan.param_floats, params.data());
-  check_buffer("x", x.size(), s.unroll * s.batch * plan.input_width, x.data());
-  check_buffer("y", y.size(), s.unroll * s.batch * plan.output_width, y.data());
+  check_steps("x", x, s, "X", plan.input_width);
+  check_steps("y", y, s, "Y", plan.output_width);
   check_states("initial_states", initial_states.size(), plan);
   check_states("final_states", final_states.size(), plan);
   std::vector<void*> slots(llvm_backend::kFirstStateSlot + 4 * plan.states.size(), nullptr);
@@ -229,6 +270,16 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
     check_buffer(final_name.c_str(), final_states[k].size(), state_floats_of(plan, k), final_states[k].data());
     slots[llvm_backend::initial_state_slot(static_cast<int>(k))] = const_cast<float*>(initial_states[k].data());
     slots[llvm_backend::final_state_slot(static_cast<int>(k))] = final_states[k].data();
+  }
+  {
+    std::vector<NamedBuffer> buffers = {{"params", params.data(), params.size(), false},
+                                        {"x", x.data(), x.size(), false},
+                                        {"y", y.data(), y.size(), true}};
+    for (size_t k = 0; k < plan.states.size(); ++k) {
+      buffers.push_back({"initial state '" + plan.states[k].name + "'", initial_states[k].data(), initial_states[k].size(), false});
+      buffers.push_back({"final state '" + plan.states[k].name + "'", final_states[k].data(), final_states[k].size(), true});
+    }
+    check_no_overlap(buffers);
   }
   if (impl_->options.strict) {
     check_finite("x", x, s.batch, plan.input_width);
@@ -269,10 +320,10 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
   const auto& s = plan.sizes;
   if (!impl_->forward_done) user_error("backward() needs a forward() of the same parameters and inputs first");
   check_buffer("params", params.size(), plan.param_floats, params.data());
-  check_buffer("x", x.size(), s.unroll * s.batch * plan.input_width, x.data());
-  check_buffer("dy", dy.size(), s.unroll * s.batch * plan.output_width, dy.data());
+  check_steps("x", x, s, "X", plan.input_width);
+  check_steps("dy", dy, s, "Y", plan.output_width);
   check_buffer("dparams", dparams.size(), plan.param_floats, dparams.data());
-  check_buffer("dx", dx.size(), s.unroll * s.batch * plan.input_width, dx.data());
+  check_steps("dx", dx, s, "X", plan.input_width);
   check_states("d_final_states", d_final_states.size(), plan);
   check_states("d_initial_states", d_initial_states.size(), plan);
   std::vector<void*> slots(llvm_backend::kFirstStateSlot + 4 * plan.states.size(), nullptr);
@@ -283,6 +334,18 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
     check_buffer(initial_name.c_str(), d_initial_states[k].size(), state_floats_of(plan, k), d_initial_states[k].data());
     slots[llvm_backend::d_final_state_slot(static_cast<int>(k))] = const_cast<float*>(d_final_states[k].data());
     slots[llvm_backend::d_initial_state_slot(static_cast<int>(k))] = d_initial_states[k].data();
+  }
+  {
+    std::vector<NamedBuffer> buffers = {{"params", params.data(), params.size(), false},
+                                        {"x", x.data(), x.size(), false},
+                                        {"dy", dy.data(), dy.size(), false},
+                                        {"dparams", dparams.data(), dparams.size(), true},
+                                        {"dx", dx.data(), dx.size(), true}};
+    for (size_t k = 0; k < plan.states.size(); ++k) {
+      buffers.push_back({"d_final state '" + plan.states[k].name + "'", d_final_states[k].data(), d_final_states[k].size(), false});
+      buffers.push_back({"d_initial state '" + plan.states[k].name + "'", d_initial_states[k].data(), d_initial_states[k].size(), true});
+    }
+    check_no_overlap(buffers);
   }
   if (impl_->options.strict) check_finite("dy", dy, s.batch, plan.output_width);
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());

@@ -17,7 +17,8 @@
 //                    (layer and direction) whose cell has that state, in unit order, each [B][S]:
 //                    for a stack of one cell that is [L*D][B][S], PyTorch's layout of h0 and c0
 // backward() must follow a forward() of the same params and x: it reuses what the forward pass
-// stored. Every buffer's size and alignment is checked; a wrong one raises UserError naming it.
+// stored. Every buffer's size and alignment is checked; a wrong one raises UserError naming it. A
+// buffer a call writes (y, final states; dparams, dx, d_initial states) may not overlap any other.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +35,12 @@
 
 namespace cellforge {
 
+/// The most threads a network runs on (NetworkOptions::threads).
+inline constexpr int kMaxThreads = 256;
+
 struct NetworkOptions {
-  int threads = 0;  // 0: every hardware thread
-  int opt_level = 3;
+  int threads = 0;  // 0: every hardware thread; at most kMaxThreads
+  int opt_level = 3;  // 0-3
   bool use_disk_cache = true;
   std::string cache_dir;  // "" = jit::default_cache_dir()
   passes::PassOptions passes;

@@ -1,8 +1,11 @@
 // Command-line parsing; see args.hpp.
 #include "runtime/cli/args.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 
 #include "codegen/ir/error.hpp"
 
@@ -95,6 +98,24 @@ std::string Args::choice(const std::string& name, const std::vector<std::string>
     list += (list.empty() ? "" : "|") + c;
   }
   user_error("option --", name, " is '", v, "'; expected one of ", list);
+}
+
+void check_not_directory(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) user_error(what, " '", path, "' is a directory; give a file");
+}
+
+void check_output_directory(const std::string& path, const std::string& what) {
+  std::string parent = std::filesystem::path(path).parent_path().string();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  if (std::filesystem::exists(parent, ec) && !std::filesystem::is_directory(parent, ec))
+    user_error(what, " '", path, "': '", parent, "' is not a directory; write elsewhere");
+  if (!std::filesystem::is_directory(parent, ec))
+    user_error(what, " '", path, "': the directory '", parent, "' does not exist; create it, or write elsewhere");
+  if (access(parent.c_str(), W_OK) != 0)
+    user_error(what, " '", path, "': the directory '", parent, "' is not writable; write elsewhere");
+  if (std::filesystem::is_directory(path, ec)) user_error(what, " '", path, "' is a directory; give a file name");
 }
 
 }  // namespace cellforge::cli

@@ -31,4 +31,11 @@ class Args {
   std::map<std::string, std::string> values_;
 };
 
+/// Refuses a path that names a directory where a file is read: "graph file 'd' is a directory; ...".
+void check_not_directory(const std::string& path, const std::string& what);
+
+/// Refuses, before any work is done, an output file whose directory does not exist or cannot be
+/// written (instead of failing at the first write, after training).
+void check_output_directory(const std::string& path, const std::string& what);
+
 }  // namespace cellforge::cli

@@ -24,6 +24,7 @@ int run_check(const Argv& argv) {
             {"bidirectional"});
   ir::Graph cell;
   if (args.has("graph")) {
+    check_not_directory(args.text("graph"), "graph file");
     std::ifstream in(args.text("graph"));
     if (!in) user_error("cannot read the graph file '", args.text("graph"), "'; check the path");
     std::ostringstream text;

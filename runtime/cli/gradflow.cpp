@@ -31,6 +31,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 ir::Graph load_cell(const std::string& name) {
   if (name.find('/') != std::string::npos || name.find(".cf") != std::string::npos) {
+    check_not_directory(name, "cell file");
     std::ifstream in(name);
     if (!in) user_error("cannot read the cell file '", name, "'; pass a zoo name (cellforge cells) or a file of IR text");
     std::ostringstream text;
@@ -63,7 +64,8 @@ int run_gradflow(const Argv& argv) {
   setup.lanczos_steps = static_cast<int>(args.integer("lanczos", 40));
   setup.threads = static_cast<int>(args.integer("threads", 1));
   if (setup.sizes.unroll < 2) user_error("--unroll: expected at least 2 steps to follow a gradient back, got ", setup.sizes.unroll);
-  if (setup.weight_scale <= 0) user_error("--scale: expected a positive weight scale, got ", setup.weight_scale);
+  if (setup.lanczos_steps < 0) user_error("--lanczos: expected a number of steps >= 0 (0 skips the step Jacobians), got ", setup.lanczos_steps);
+  if (!(setup.weight_scale > 0)) user_error("--scale: expected a positive weight scale, got ", setup.weight_scale);
   const std::string prefix = args.text("out", "gradflow");
   std::filesystem::path parent = std::filesystem::path(prefix).parent_path();
   std::error_code ec;

@@ -22,6 +22,7 @@ namespace {
 
 ir::Graph load_graph(const Args& args) {
   if (args.has("graph")) {
+    check_not_directory(args.text("graph"), "graph file");
     std::ifstream in(args.text("graph"));
     if (!in) user_error("cannot read graph file '", args.text("graph"), "'");
     std::ostringstream text;
@@ -38,6 +39,7 @@ void render_svg(const std::string& dot_text, const std::string& path) {
   if (std::system("command -v dot >/dev/null 2>&1") != 0)
     user_error("--svg needs Graphviz's dot, which is not installed; install it (apt-get install graphviz) or "
                "leave out --svg and render the DOT text with any Graphviz viewer");
+  check_output_directory(path, "SVG file");
   const std::string temporary = path + ".tmp";
   FILE* pipe = popen(("dot -Tsvg -o '" + temporary + "'").c_str(), "w");
   if (!pipe) user_error("cannot start Graphviz's dot to write '", path, "'");

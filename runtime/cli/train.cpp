@@ -46,6 +46,7 @@ std::string rate_text(double per_second) {
 ir::Graph cell_from(const Args& args) {
   if (args.has("graph") && args.has("cell")) user_error("give either --cell NAME or --graph FILE, not both");
   if (args.has("graph")) {
+    check_not_directory(args.text("graph"), "graph file");
     std::ifstream in(args.text("graph"));
     if (!in) user_error("cannot read graph file '", args.text("graph"), "'");
     std::ostringstream text;
@@ -264,6 +265,13 @@ int run_train(const Argv& argv) {
   known.insert(kModelOptions.begin(), kModelOptions.end());
   known.insert(kRunOptions.begin(), kRunOptions.end());
   Args args(argv, known, {"nesterov", "allow-inexact-resume"});
+  {
+    // Where the run writes, checked before it compiles and trains.
+    const std::string out = args.text("out", "char-lm");
+    check_output_directory(args.text("checkpoint", out + ".ckpt"), "checkpoint");
+    check_output_directory(out + ".csv", "loss curve");
+    if (args.has("summary")) check_output_directory(args.text("summary"), "summary");
+  }
   const train::Corpus corpus = args.has("corpus") ? train::Corpus::from_file(args.text("corpus")) : train::Corpus::default_corpus();
   NetworkOptions net;
   net.threads = static_cast<int>(args.integer("threads", 0));

@@ -83,7 +83,7 @@ TEST_CASE("errors: buffers of the wrong size are named with the expected and act
   std::vector<float> short_x(x_floats - 1, 0.0f);
   CHECK_THROWS_WITH(net.forward(b.params, short_x, b.in(b.states), b.y, b.out(b.finals)),
                     "x has " + std::to_string(x_floats - 1) + " floats; expected " + std::to_string(x_floats) +
-                        " (see CompiledNetwork's buffer layouts)");
+                        " = [T=5][B=2][X=3]");
   std::vector<float> long_params(b.params.size() + 7, 0.0f);
   CHECK_THROWS_WITH(net.forward(long_params, b.x, b.in(b.states), b.y, b.out(b.finals)),
                     Catch::Contains("params has " + std::to_string(b.params.size() + 7) + " floats; expected " +
