@@ -13,14 +13,19 @@ int run_sample(const Argv& argv) {
   Args args(argv, {"checkpoint", "length", "temperature", "prime", "seed", "threads"});
   NetworkOptions net;
   net.threads = static_cast<int>(args.integer("threads", 1));
-  auto sampler = train::Sampler::from_checkpoint(args.text("checkpoint"), net);
   train::SampleOptions o;
   o.length = args.integer("length", 500);
+  // The text is built in memory before it is printed: bound it (100 million characters, ~0.1 GB).
+  constexpr int64_t kMostCharacters = 100'000'000;
+  if (o.length < 0 || o.length > kMostCharacters)
+    user_error("option --length needs a count of characters from 0 to ", kMostCharacters, ", got ", o.length,
+               "; for more text, run sample again with another --seed");
   o.temperature = args.number("temperature", 1.0);
   o.prime = args.text("prime", "");
   const int64_t seed = args.integer("seed", 1);
   if (seed < 0) user_error("option --seed needs an integer >= 0, got ", seed);
   o.seed = static_cast<uint64_t>(seed);
+  auto sampler = train::Sampler::from_checkpoint(args.text("checkpoint"), net);
   const std::string text = sampler->sample(o);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);

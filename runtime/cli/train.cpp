@@ -259,6 +259,34 @@ void run_training_loop(train::Trainer& trainer, const LoopOptions& o) {
   }
 }
 
+// How long the run goes and what it reports, checked before anything is compiled.
+LoopOptions loop_options(const Args& args) {
+  LoopOptions o;
+  o.iterations = args.integer("iterations", 1000);
+  o.time_limit = args.number("time-limit", 0);
+  o.print_every = args.integer("print-every", 10);
+  o.eval_every = args.integer("eval-every", 250);
+  const std::string out = args.text("out", "char-lm");
+  o.checkpoint = args.text("checkpoint", out + ".ckpt");
+  o.csv = out + ".csv";
+  o.svg = out + ".svg";
+  o.sample_length = args.integer("sample-length", 200);
+  o.sample_temperature = args.number("temperature", 0.8);
+  o.sample_seed = static_cast<uint64_t>(args.integer("sample-seed", 1));
+  o.summary = args.text("summary", "");
+  if (o.iterations < 0) user_error("option --iterations needs a count >= 0, got ", o.iterations);
+  if (!(o.time_limit >= 0) || std::isinf(o.time_limit))
+    user_error("option --time-limit needs seconds >= 0 (0: no limit), got ", args.text("time-limit"));
+  if (o.print_every < 1) user_error("option --print-every needs a count of iterations >= 1, got ", o.print_every);
+  if (o.eval_every < 0)
+    user_error("option --eval-every needs a count of iterations >= 0 (0: only at the end), got ", o.eval_every);
+  if (o.sample_length < 0) user_error("option --sample-length needs a count of characters >= 0, got ", o.sample_length);
+  if (!(o.sample_temperature >= 0) || std::isinf(o.sample_temperature))
+    user_error("option --temperature needs a finite number >= 0 (0: always the most likely character), got ",
+               args.text("temperature"));
+  return o;
+}
+
 int run_train(const Argv& argv) {
   std::set<std::string> known = {"corpus", "iterations", "time-limit", "print-every", "eval-every", "out", "checkpoint",
                                  "resume", "sample-length", "temperature", "sample-seed", "threads", "summary"};
@@ -272,6 +300,7 @@ int run_train(const Argv& argv) {
     check_output_directory(out + ".csv", "loss curve");
     if (args.has("summary")) check_output_directory(args.text("summary"), "summary");
   }
+  loop_options(args);  // refuse bad run options before the corpus is read and the network compiled
   const train::Corpus corpus = args.has("corpus") ? train::Corpus::from_file(args.text("corpus")) : train::Corpus::default_corpus();
   NetworkOptions net;
   net.threads = static_cast<int>(args.integer("threads", 0));
@@ -321,22 +350,9 @@ int run_train(const Argv& argv) {
     trainer = std::make_unique<train::Trainer>(spec, corpus, config_from(args), net);
   }
   print_header(*trainer, corpus);
-  LoopOptions o;
-  o.iterations = args.integer("iterations", 1000);
-  o.time_limit = args.number("time-limit", 0);
-  o.print_every = args.integer("print-every", 10);
-  o.eval_every = args.integer("eval-every", 250);
-  const std::string out = args.text("out", "char-lm");
-  o.checkpoint = args.text("checkpoint", out + ".ckpt");
-  o.csv = out + ".csv";
-  o.svg = out + ".svg";
-  o.sample_length = args.integer("sample-length", 200);
-  o.sample_temperature = args.number("temperature", 0.8);
-  o.sample_seed = static_cast<uint64_t>(args.integer("sample-seed", 1));
-  o.summary = args.text("summary", "");
+  LoopOptions o = loop_options(args);
   o.title = trainer->spec().cell.name() + " x" + std::to_string(trainer->spec().layers) + ", hidden " +
             std::to_string(trainer->spec().hidden) + " on " + corpus.name;
-  if (o.iterations < 0) user_error("option --iterations needs a count >= 0, got ", o.iterations);
   run_training_loop(*trainer, o);
   return 0;
 }
