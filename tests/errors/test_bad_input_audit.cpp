@@ -25,6 +25,7 @@
 #include "runtime/train/optimizer.hpp"
 #include "runtime/train/trainer.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "errors/call_buffers.hpp"
 
 using namespace cellforge;
 
@@ -53,28 +54,7 @@ std::string error_of(F&& f) {
   return "accepted";
 }
 
-// The buffers of one call of `net`, each its own vector.
-struct Buffers {
-  std::vector<float> params, x, y, dy, dparams, dx;
-  std::vector<std::vector<float>> states, finals, d_finals, d_initials;
-  explicit Buffers(const CompiledNetwork& net) {
-    const auto& s = net.sizes();
-    params.assign(static_cast<size_t>(net.parameter_floats()), 0.01f);
-    dparams = params;
-    x.assign(static_cast<size_t>(s.unroll * s.batch * net.input_width()), 0.5f);
-    dx = x;
-    y.assign(static_cast<size_t>(s.unroll * s.batch * net.output_width()), 0.0f);
-    dy = y;
-    for (size_t k = 0; k < net.state_names().size(); ++k) {
-      states.emplace_back(static_cast<size_t>(net.state_floats(k)), 0.0f);
-      finals.push_back(states.back());
-      d_finals.push_back(states.back());
-      d_initials.push_back(states.back());
-    }
-  }
-  static std::vector<std::span<const float>> in(const std::vector<std::vector<float>>& v) { return {v.begin(), v.end()}; }
-  static std::vector<std::span<float>> out(std::vector<std::vector<float>>& v) { return {v.begin(), v.end()}; }
-};
+using Buffers = testing::CallBuffers;
 
 std::string verify_text(const std::string& text) {
   return error_of([&] { ir::verify_cell(ir::parse(text)); });

@@ -9,6 +9,7 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "errors/call_buffers.hpp"
 
 using namespace cellforge;
 
@@ -24,29 +25,7 @@ ir::NetworkSizes small_sizes() {
   return s;
 }
 
-struct Buffers {
-  std::vector<float> params, x, y, dy, dparams, dx;
-  std::vector<std::vector<float>> states, finals, d_finals, d_initials;
-  explicit Buffers(const CompiledNetwork& net) {
-    const auto& s = net.sizes();
-    params.assign(static_cast<size_t>(net.parameter_floats()), 0.01f);
-    dparams = params;
-    x.assign(static_cast<size_t>(s.unroll * s.batch * net.input_width()), 0.5f);
-    dx = x;
-    y.assign(static_cast<size_t>(s.unroll * s.batch * net.output_width()), 0.0f);
-    dy = y;
-    for (size_t k = 0; k < net.state_names().size(); ++k) {
-      states.emplace_back(static_cast<size_t>(net.state_floats(k)), 0.0f);
-      finals.push_back(states.back());
-      d_finals.push_back(states.back());
-      d_initials.push_back(states.back());
-    }
-  }
-  std::vector<std::span<const float>> in(const std::vector<std::vector<float>>& v) {
-    return {v.begin(), v.end()};
-  }
-  std::vector<std::span<float>> out(std::vector<std::vector<float>>& v) { return {v.begin(), v.end()}; }
-};
+using Buffers = testing::CallBuffers;
 
 NetworkOptions one_thread(bool strict = false) {
   NetworkOptions o;
