@@ -177,7 +177,7 @@ Tensor to_float32(const RawTensor& tensor, const std::string& label) {
   const char* data = tensor.bytes.data();
   const size_t n = out.values.size();
   if (tensor.dtype == "F32") {
-    std::memcpy(out.values.data(), data, n * 4);
+    if (n) std::memcpy(out.values.data(), data, n * 4);  // data() of an empty vector may be null
   } else if (tensor.dtype == "F64") {
     for (size_t i = 0; i < n; ++i) {
       double v;
@@ -223,7 +223,7 @@ std::string encode_safetensors(const std::vector<Tensor>& tensors, const std::ma
     if (static_cast<size_t>(element_count(t.shape)) != t.values.size())
       internal_error("tensor '", t.name, "' has ", t.values.size(), " values for the shape ", shape_string(t.shape));
     std::string bytes(t.values.size() * sizeof(float), '\0');
-    std::memcpy(bytes.data(), t.values.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(bytes.data(), t.values.data(), bytes.size());
     file.tensors.push_back({t.name, train::DType::F32, t.shape, std::move(bytes)});
   }
   return train::encode_tensor_file(file);

@@ -1,6 +1,7 @@
 // Checkpoint contents to and from a verified tensor file; see checkpoint.hpp.
 #include "runtime/train/checkpoint.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -297,7 +298,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
                     std::vector<FloatTensor>& into) {
     if (const StoredTensor* t = take(stored_name, DType::F32, shape)) {
       FloatTensor f{name, shape, std::vector<float>(t->bytes.size() / 4)};
-      std::memcpy(f.values.data(), t->bytes.data(), t->bytes.size());
+      if (!f.values.empty()) std::memcpy(f.values.data(), t->bytes.data(), t->bytes.size());  // data() of an empty vector may be null
       for (size_t i = 0; i < f.values.size(); ++i)
         if (!std::isfinite(f.values[i])) {
           problems += "\n  tensor '" + stored_name + "' has the non-finite value " + std::to_string(f.values[i]) +
@@ -307,6 +308,20 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
       into.push_back(std::move(f));
     }
   };
+  // The layer count comes from the file too: bound it by what the file holds before anything
+  // loops or allocates over the layers (a few bytes claiming 10^12 layers must not hang the load).
+  // Every layer stores each parameter of the cell as a tensor, and adds at least one float per
+  // sequence to each state tensor.
+  const size_t per_layer = c.model.cell.leaves(ir::Op::param).size();
+  int64_t most_layers = per_layer ? static_cast<int64_t>(file.tensors.size() / per_layer) : 0;
+  if (!per_layer)
+    for (ir::NodeId s : c.model.cell.leaves(ir::Op::state)) {
+      const StoredTensor* t = file.find("state." + c.model.cell.node(s).name);
+      if (t && t->shape.size() == 1) most_layers = std::max(most_layers, t->shape[0] / k.batch);
+    }
+  if (c.model.layers > most_layers)
+    user_error(label, ": metadata 'model.layers' is ", c.model.layers, " but its ", file.tensors.size(),
+               " tensors hold at most ", most_layers, " layers of cell '", c.model.cell.name(), "'; the file is corrupt");
   std::vector<ParameterShape> shapes;
   try {
     shapes = parameter_shapes(c.model);
@@ -335,9 +350,19 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
     const int64_t rows = stored && stored->shape.size() == 2 ? stored->shape[0] : 0;
     if (const StoredTensor* t = take(name, DType::F64, {rows, 2})) {
       std::vector<double> flat(static_cast<size_t>(rows * 2));
-      std::memcpy(flat.data(), t->bytes.data(), t->bytes.size());
+      if (rows > 0) std::memcpy(flat.data(), t->bytes.data(), t->bytes.size());  // an empty history has no buffer: memcpy(nullptr) is UB
       auto& into = std::string(name) == "history.train" ? c.train_losses : c.val_losses;
-      for (int64_t r = 0; r < rows; ++r) into.push_back({static_cast<int64_t>(flat[2 * r]), flat[2 * r + 1]});
+      for (int64_t r = 0; r < rows; ++r) {
+        // The iteration is a whole number stored as a double; casting anything else (NaN, a
+        // fraction, a value past 2^53) to an integer would be undefined behaviour (found by fuzzing).
+        const double iteration = flat[2 * r];
+        if (!(iteration >= 0 && iteration <= 9007199254740992.0 && iteration == std::floor(iteration))) {
+          problems += "\n  tensor '" + std::string(name) + "' row " + std::to_string(r) + " has the iteration " +
+                      real_text(iteration) + ", not a whole number >= 0";
+          break;
+        }
+        into.push_back({static_cast<int64_t>(iteration), flat[2 * r + 1]});
+      }
     }
   }
   for (const StoredTensor& t : file.tensors)

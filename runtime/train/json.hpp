@@ -30,6 +30,10 @@ struct Value {
   std::vector<Value> items;
   std::vector<std::pair<std::string, Value>> members;  // in file order, keys unique
 
+  // Declared, so that clang (the fuzz build) does not instantiate std::pair<std::string, Value>
+  // while Value is still incomplete, as it does for the implicit one with libstdc++ 12 in C++20.
+  Value() = default;
+
   /// The member called `key`, or nullptr (objects only).
   const Value* find(std::string_view key) const;
   /// The number as a non-negative integer that fits in int64; false if it is not one.
