@@ -16,8 +16,6 @@ using passes::Phase;
 
 namespace {
 
-bool is_product(Op op) { return op == Op::matmul || op == Op::matmul_t || op == Op::outer || op == Op::batch_sum; }
-
 // The phase whose work makes the value of `id` available.
 Phase source_phase(const passes::ScanSchedule& s, NodeId id) {
   const ir::Node& n = s.graph.node(id);
