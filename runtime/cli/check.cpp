@@ -12,6 +12,7 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/ir/verify.hpp"
 #include "runtime/cli/args.hpp"
+#include "runtime/cli/cell_option.hpp"
 #include "runtime/cli/commands.hpp"
 #include "runtime/verify/differential.hpp"
 #include "runtime/verify/gradcheck.hpp"
@@ -22,18 +23,7 @@ namespace cellforge::cli {
 int run_check(const Argv& argv) {
   Args args(argv, {"cell", "graph", "input", "hidden", "batch", "unroll", "layers", "size", "seed", "threads", "tolerance"},
             {"bidirectional"});
-  ir::Graph cell;
-  if (args.has("graph")) {
-    check_not_directory(args.text("graph"), "graph file");
-    std::ifstream in(args.text("graph"));
-    if (!in) user_error("cannot read the graph file '", args.text("graph"), "'; check the path");
-    std::ostringstream text;
-    text << in.rdbuf();
-    cell = ir::parse(text.str());
-    ir::verify_cell(cell);
-  } else {
-    cell = zoo::find(args.text("cell", "lstm")).build();
-  }
+  const ir::Graph cell = cell_from_options(args);
   const ir::Bindings extra = args.sizes("size");
   const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
   const double tolerance = args.number("tolerance", 1e-4);

@@ -13,26 +13,13 @@
 #include "codegen/jit/compiled_network.hpp"
 #include "codegen/passes/passes.hpp"
 #include "runtime/cli/args.hpp"
+#include "runtime/cli/cell_option.hpp"
 #include "runtime/cli/commands.hpp"
 #include "runtime/zoo/zoo.hpp"
 
 namespace cellforge::cli {
 
 namespace {
-
-ir::Graph load_graph(const Args& args) {
-  if (args.has("graph")) {
-    check_not_directory(args.text("graph"), "graph file");
-    std::ifstream in(args.text("graph"));
-    if (!in) user_error("cannot read graph file '", args.text("graph"), "'");
-    std::ostringstream text;
-    text << in.rdbuf();
-    ir::Graph g = ir::parse(text.str());
-    ir::verify_cell(g);
-    return g;
-  }
-  return zoo::find(args.text("cell", "lstm")).build();
-}
 
 // Renders DOT text to an SVG file with Graphviz's dot, through a temporary file and a rename.
 void render_svg(const std::string& dot_text, const std::string& path) {
@@ -61,7 +48,7 @@ int run_inspect(const Argv& argv) {
   pass_options.hoist_time_parallel = !args.flag("no-hoist");
   pass_options.fuse_elementwise = !args.flag("no-fuse");
   std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes", "llvm", "llvm-opt", "asm"}, "graph");
-  ir::Graph cell = load_graph(args);
+  ir::Graph cell = cell_from_options(args);
   std::string out;
   if (stage == "graph") out = ir::print(cell);
   else if (stage == "grad") out = ir::print(autodiff::differentiate(cell));

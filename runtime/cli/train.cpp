@@ -13,6 +13,7 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/ir/verify.hpp"
 #include "runtime/cli/args.hpp"
+#include "runtime/cli/cell_option.hpp"
 #include "runtime/cli/commands.hpp"
 #include "runtime/cli/training.hpp"
 #include "runtime/train/loss_log.hpp"
@@ -45,17 +46,7 @@ std::string rate_text(double per_second) {
 
 ir::Graph cell_from(const Args& args) {
   if (args.has("graph") && args.has("cell")) user_error("give either --cell NAME or --graph FILE, not both");
-  if (args.has("graph")) {
-    check_not_directory(args.text("graph"), "graph file");
-    std::ifstream in(args.text("graph"));
-    if (!in) user_error("cannot read graph file '", args.text("graph"), "'");
-    std::ostringstream text;
-    text << in.rdbuf();
-    ir::Graph g = ir::parse(text.str());
-    ir::verify_cell(g);
-    return g;
-  }
-  return zoo::find(args.text("cell", "lstm")).build();
+  return cell_from_options(args);
 }
 
 ir::Bindings extra_sizes(const std::string& text) {

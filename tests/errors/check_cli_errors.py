@@ -145,7 +145,7 @@ probes = [
     (["check", "--cell", "rnn", "--hidden", "0"], "hidden size must be >= 1, got 0"),
     (["check", "--cell", "rnn", "--unroll", "0"], "unroll length must be >= 1, got 0"),
     (["check", "--cell", "rnn", "--batch", "-2"], "batch size must be >= 1, got -2"),
-    (["check", "--graph", "nosuch.cf"], "cannot read the graph file 'nosuch.cf'; check the path"),
+    (["check", "--graph", "nosuch.cf"], "cannot read graph file 'nosuch.cf'; check the path"),
     (["check", "--graph", "adir"], "graph file 'adir' is a directory; give a file"),
     (["check", "--cell", "lstmp"], "size 'P' is used by the cell (in [P]) but was not given"),
     (["check", "--cell", "lstmp", "--size", "P=0"], "option --size P: expected a positive integer, got '0'"),

@@ -1,0 +1,12 @@
+// The cell a command works on: --graph FILE (IR text, parsed and verified) or --cell NAME (a zoo
+// cell; lstm by default). Shared by inspect, check and train.
+#pragma once
+
+#include "codegen/ir/graph.hpp"
+#include "runtime/cli/args.hpp"
+
+namespace cellforge::cli {
+
+ir::Graph cell_from_options(const Args& args);
+
+}  // namespace cellforge::cli
