@@ -16,25 +16,15 @@
 #include "codegen/llvm/network_plan.hpp"
 #include "runtime/interop/torch_rnn.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/interop_layout.hpp"
 
 using namespace cellforge;
 using namespace cellforge::interop;
 
 namespace {
 
-// The parameter layout of a network, as the compiler lays it out (without compiling it).
-std::vector<ParameterInfo> layout_of(const ir::NetworkSpec& spec) {
-  std::vector<ParameterInfo> out;
-  for (const auto& p : llvm_backend::plan_network(spec, {}).params)
-    out.push_back({p.layer, p.direction, p.name, p.rows, p.cols, p.offset});
-  return out;
-}
-
-int64_t floats_of(const std::vector<ParameterInfo>& layout) {
-  int64_t n = 0;
-  for (const ParameterInfo& p : layout) n = std::max(n, p.offset + p.size());
-  return n;
-}
+using testing::floats_of;
+using testing::layout_of;
 
 TorchRnn module(TorchMode mode, int64_t input, int64_t hidden, int64_t layers = 1, bool bidirectional = false,
                 int64_t proj = 0) {
