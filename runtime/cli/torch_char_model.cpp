@@ -10,6 +10,7 @@
 
 #include "codegen/ir/error.hpp"
 #include "runtime/train/rng.hpp"
+#include "runtime/train/json.hpp"
 #include "runtime/zoo/zoo.hpp"
 
 namespace cellforge::cli {
@@ -18,11 +19,7 @@ namespace {
 
 std::string file_label(const std::string& path) { return "safetensors file '" + path + "'"; }
 
-std::string real_text(double v) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%.17g", v);
-  return buffer;
-}
+using train::json::number_text;
 
 // The stacked cells of a model as an interop network: its spec, and one ParameterInfo per cell
 // parameter whose offsets put the checkpoint's "layer<l>.<name>" tensors end to end in one flat
@@ -182,7 +179,7 @@ TorchCharModel export_char_model(const train::Checkpoint& c, const std::string& 
   m[kVocabularyKey] = escape_vocabulary(c.vocabulary.symbols());
   m[kVocabularySizeKey] = std::to_string(c.vocabulary.size());
   m[kEncodingKey] = train::encoding_name(model.encoding);
-  m[kDropoutKey] = real_text(model.dropout);
+  m[kDropoutKey] = number_text(model.dropout);
   m[kLossKey] = train::loss_mode_name(model.loss);
   m[kCellKey] = interop::zoo_cell_name(out.module);
   m[kIterationsKey] = std::to_string(c.progress.iteration);
@@ -369,7 +366,7 @@ train::Checkpoint import_char_model(const interop::SafetensorsFile& file, const 
     if (p->empty() || *end || !(model.dropout >= 0 && model.dropout < 1))
       user_error(label, ": metadata '", kDropoutKey, "' is '", *p, "', not a probability in [0, 1)");
     if (module.num_layers > 1 && module.dropout != model.dropout)
-      problems.push_back("the module's dropout is " + real_text(module.dropout) + " but metadata '" + kDropoutKey + "' is " +
+      problems.push_back("the module's dropout is " + number_text(module.dropout) + " but metadata '" + kDropoutKey + "' is " +
                          *p + "; cellforge drops the inputs of the upper layers and of the head with one probability");
   }
   if (const std::string* loss = meta(kLossKey)) {

@@ -13,6 +13,7 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/engine.hpp"
 #include "runtime/train/crc32c.hpp"
+#include "runtime/train/json.hpp"
 #include "runtime/train/safetensors.hpp"
 
 namespace cellforge::train {
@@ -21,11 +22,7 @@ namespace {
 
 std::string label_of(const std::string& path) { return "checkpoint '" + path + "'"; }
 
-std::string real_text(double v) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%.17g", v);
-  return buffer;
-}
+using json::number_text;
 
 // A number as a person wrote it: "0.25", "0".
 std::string short_number(double v) {
@@ -130,29 +127,29 @@ std::string encode_checkpoint(const Checkpoint& c) {
   m["model.encoding"] = encoding_name(c.model.encoding);
   m["model.embedding"] = std::to_string(c.model.embedding);
   m["model.loss"] = loss_mode_name(c.model.loss);
-  m["model.dropout"] = real_text(c.model.dropout);
+  m["model.dropout"] = number_text(c.model.dropout);
   const TrainConfig& k = c.config;
   m["config.batch"] = std::to_string(k.batch);
   m["config.unroll"] = std::to_string(k.unroll);
-  m["config.val_fraction"] = real_text(k.val_fraction);
+  m["config.val_fraction"] = number_text(k.val_fraction);
   m["config.val_batches"] = std::to_string(k.val_batches);
   m["config.seed"] = std::to_string(k.seed);
   m["config.optimizer"] = optimizer_name(k.optimizer.kind);
-  m["config.lr"] = real_text(k.optimizer.learning_rate);
-  m["config.momentum"] = real_text(k.optimizer.momentum);
+  m["config.lr"] = number_text(k.optimizer.learning_rate);
+  m["config.momentum"] = number_text(k.optimizer.momentum);
   m["config.nesterov"] = k.optimizer.nesterov ? "true" : "false";
-  m["config.beta1"] = real_text(k.optimizer.beta1);
-  m["config.beta2"] = real_text(k.optimizer.beta2);
-  m["config.alpha"] = real_text(k.optimizer.alpha);
-  m["config.epsilon"] = real_text(k.optimizer.epsilon);
-  m["config.weight_decay"] = real_text(k.optimizer.weight_decay);
-  m["config.lr_decay"] = real_text(k.schedule.decay);
+  m["config.beta1"] = number_text(k.optimizer.beta1);
+  m["config.beta2"] = number_text(k.optimizer.beta2);
+  m["config.alpha"] = number_text(k.optimizer.alpha);
+  m["config.epsilon"] = number_text(k.optimizer.epsilon);
+  m["config.weight_decay"] = number_text(k.optimizer.weight_decay);
+  m["config.lr_decay"] = number_text(k.schedule.decay);
   m["config.lr_decay_every"] = std::to_string(k.schedule.every);
   m["config.lr_decay_after"] = std::to_string(k.schedule.after);
-  m["config.clip_value"] = real_text(k.clip.max_value);
-  m["config.clip_norm"] = real_text(k.clip.max_norm);
-  m["config.init_scale"] = real_text(k.init.scale);
-  m["config.forget_bias"] = real_text(k.init.forget_bias);
+  m["config.clip_value"] = number_text(k.clip.max_value);
+  m["config.clip_norm"] = number_text(k.clip.max_norm);
+  m["config.init_scale"] = number_text(k.init.scale);
+  m["config.forget_bias"] = number_text(k.init.forget_bias);
   const TrainingProgress& p = c.progress;
   m["progress.iteration"] = std::to_string(p.iteration);
   m["progress.epoch"] = std::to_string(p.epoch);
@@ -160,7 +157,7 @@ std::string encode_checkpoint(const Checkpoint& c) {
   m["progress.optimizer_steps"] = std::to_string(p.optimizer_steps);
   m["progress.clipped_steps"] = std::to_string(p.clipped_steps);
   m["progress.refused_steps"] = std::to_string(p.refused_steps);
-  m["progress.seconds"] = real_text(p.seconds);
+  m["progress.seconds"] = number_text(p.seconds);
   m["corpus.name"] = c.corpus.name;
   m["corpus.bytes"] = std::to_string(c.corpus.bytes);
   m["corpus.crc32c"] = std::to_string(c.corpus.crc32c);
@@ -358,7 +355,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
         const double iteration = flat[2 * r];
         if (!(iteration >= 0 && iteration <= 9007199254740992.0 && iteration == std::floor(iteration))) {
           problems += "\n  tensor '" + std::string(name) + "' row " + std::to_string(r) + " has the iteration " +
-                      real_text(iteration) + ", not a whole number >= 0";
+                      number_text(iteration) + ", not a whole number >= 0";
           break;
         }
         into.push_back({static_cast<int64_t>(iteration), flat[2 * r + 1]});
@@ -391,7 +388,7 @@ void check_model_matches(const Checkpoint& c, const std::string& path, const Mod
   differ("loss", loss_mode_name(c.model.loss), loss_mode_name(expected.loss));
   if (c.model.dropout != expected.dropout) {
     const bool look_alike = short_number(c.model.dropout) == short_number(expected.dropout);
-    const auto show = [&](double p) { return look_alike ? real_text(p) : short_number(p); };
+    const auto show = [&](double p) { return look_alike ? number_text(p) : short_number(p); };
     differ("dropout", show(c.model.dropout), show(expected.dropout));
   }
   std::map<std::string, const FloatTensor*> stored;

@@ -249,6 +249,12 @@ bool Value::as_count(int64_t* out) const {
 
 Value parse(std::string_view text) { return Parser(text).document(); }
 
+std::string number_text(double v) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.17g", v);
+  return buffer;
+}
+
 std::string quote(std::string_view text) {
   std::string out = "\"";
   for (char ch : text) {

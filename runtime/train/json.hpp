@@ -47,6 +47,10 @@ Value parse(std::string_view text);
 /// UTF-8), control characters are escaped.
 std::string quote(std::string_view text);
 
+/// A double as text with 17 significant digits ("%.17g"), so that it reads back bit for bit; the
+/// checkpoint metadata and the PyTorch model files write every real number this way.
+std::string number_text(double v);
+
 /// True when `text` is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 
