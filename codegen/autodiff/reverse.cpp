@@ -101,7 +101,7 @@ class ReverseSweep {
   NodeId fit(NodeId target, NodeId value) {
     const ir::Type t = g_.type(target);
     if (!t.is_matrix() && t.rows.is_constant(1) && !g_.type(value).rows.is_constant(1))
-      value = g_.reduce(Op::sum, value);
+      value = sum_features(g_, value);
     if (t.shared && !g_.type(value).shared) value = g_.reduce(Op::batch_sum, value);
     return value;
   }

@@ -26,6 +26,53 @@ NodeId count_of(ir::Graph& graph, const ir::Dim& n) {
 
 namespace {
 
+bool is_row_scalar(const ir::Graph& graph, NodeId v) {
+  const ir::Type t = graph.type(v);
+  return !t.is_matrix() && t.rows.is_constant(1);
+}
+
+// A length-1 value, or one broadcast along the features (as the adjoint of a mean is).
+bool is_row_factor(const ir::Graph& graph, NodeId v) {
+  const ir::Node& n = graph.node(v);
+  return is_row_scalar(graph, v) || (n.op == Op::broadcast && is_row_scalar(graph, n.args[0]));
+}
+
+// Whether the features of v sum to zero whatever the values: see sum_features.
+bool sums_to_zero(const ir::Graph& graph, NodeId v) {
+  const ir::Node& n = graph.node(v);
+  if (graph.type(v).is_matrix() || is_row_scalar(graph, v)) return false;
+  switch (n.op) {
+    case Op::sub: {
+      const ir::Node& subtrahend = graph.node(n.args[1]);
+      if (subtrahend.op == Op::mean && subtrahend.args[0] == n.args[0]) return true;  // a - mean(a)
+      return sums_to_zero(graph, n.args[0]) && sums_to_zero(graph, n.args[1]);
+    }
+    case Op::add: return sums_to_zero(graph, n.args[0]) && sums_to_zero(graph, n.args[1]);
+    case Op::neg: return sums_to_zero(graph, n.args[0]);
+    case Op::mul:
+      return (is_row_factor(graph, n.args[0]) && sums_to_zero(graph, n.args[1])) ||
+             (is_row_factor(graph, n.args[1]) && sums_to_zero(graph, n.args[0]));
+    case Op::div: return is_row_factor(graph, n.args[1]) && sums_to_zero(graph, n.args[0]);
+    default: return false;
+  }
+}
+
+}  // namespace
+
+NodeId sum_features(ir::Graph& graph, NodeId v) {
+  const ir::Node n = graph.node(v);
+  const ir::Dim length = graph.type(v).rows;
+  auto full_length = [&](NodeId a) { return graph.type(a).rows == length; };
+  if (n.op == Op::neg) return graph.unary(Op::neg, sum_features(graph, n.args[0]));
+  if ((n.op == Op::add || n.op == Op::sub) && full_length(n.args[0]) && sums_to_zero(graph, n.args[1]))
+    return sum_features(graph, n.args[0]);
+  if (n.op == Op::add && full_length(n.args[1]) && sums_to_zero(graph, n.args[0]))
+    return sum_features(graph, n.args[1]);
+  return graph.reduce(Op::sum, v);
+}
+
+namespace {
+
 using R = ReverseContext;
 using F = ForwardContext;
 

@@ -86,4 +86,11 @@ const Rule& rule(ir::Op op);
 /// where a rule needs 1/n of a symbolic size (mean).
 ir::NodeId count_of(ir::Graph& graph, const ir::Dim& n);
 
+/// sum(v) over the features of a row, leaving out the terms of v whose sum is zero by algebra: a
+/// centered value a - mean(a), and per-row multiples, negations, sums and differences of such
+/// values. The adjoint of a centered value's mean is such a sum, and its centered terms (from the
+/// variance of a layer norm) cancel exactly; left in, they would cost BPTT one more pass over the
+/// vector per step (the sum of dL/dv would wait for the sum that scales them).
+ir::NodeId sum_features(ir::Graph& graph, ir::NodeId v);
+
 }  // namespace cellforge::autodiff
