@@ -10,6 +10,7 @@
 // keeps the stored state to what cuDNN keeps (the activated gates and the cell state).
 //
 // Leaves are never saved: inputs and states are already stored as sequences, parameters are shared.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -59,6 +60,29 @@ std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward
     if (seeded[id])
       for (NodeId a : backward.node(id).args)
         if (!seeded[a]) need(a);
+
+  // A saved value that is one arithmetic op away from other saved values, leaves and per-row
+  // scalars is recomputed instead (the scalars are saved): a layer norm's normalized value is its
+  // centered value times 1/sigma, one multiply in the backward loop, where storing it costs a
+  // vector per step written by the forward pass and read back by the memory-bound backward pass.
+  auto is_row_scalar = [&](NodeId a) {
+    const ir::Type t = backward.type(a);
+    return !t.is_matrix() && t.rows.is_constant(1);
+  };
+  auto at_hand = [&](NodeId a) {
+    return ir::op_family(backward.node(a).op) == ir::OpFamily::Leaf || backward.type(a).shared ||
+           saved.count(a) || is_row_scalar(a);
+  };
+  for (NodeId id : std::vector<NodeId>(saved.begin(), saved.end())) {
+    const Node& n = backward.node(id);
+    const bool arithmetic = n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::div || n.op == Op::neg;
+    if (!arithmetic || is_row_scalar(id) || n.type.is_matrix() ||
+        !std::all_of(n.args.begin(), n.args.end(), at_hand))
+      continue;
+    saved.erase(id);
+    for (NodeId a : n.args)
+      if (ir::op_family(backward.node(a).op) != ir::OpFamily::Leaf && !backward.type(a).shared) saved.insert(a);
+  }
 
   // Names for the saved values: the forward label where it is free, else s0, s1, ...
   std::set<std::string> taken;
