@@ -118,6 +118,35 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
     s.stage[id] = stage;
   }
 
+  // Elementwise work runs as late as its users allow: a node whose every user is elementwise work
+  // of its loop moves to the earliest of their stages, into their group, and is computed in
+  // registers there instead of being stored by a loop of its own and read back (an LSTM's x-part
+  // of the gates, W x + b, is ready before the recurrent GEMM but is needed only after it).
+  if (fuse) {
+    std::vector<std::vector<NodeId>> users(n);
+    for (NodeId id = 0; id < n; ++id)
+      for (NodeId a : g.node(id).args) users[a].push_back(id);
+    std::vector<bool> result(n, false);
+    for (const ir::Output& o : g.outputs()) result[o.node] = true;
+    auto movable = [&](NodeId id) {
+      const Node& node = g.node(id);
+      return ir::op_family(node.op) != ir::OpFamily::Leaf && !s.folded[id] && !is_product(node.op) &&
+             !is_buffer_op(node.op) && !is_view[id] && !is_row_reduction(node.op) && !result[id];
+    };
+    for (NodeId id = static_cast<NodeId>(n); id-- > 0;) {
+      if (!movable(id) || users[id].empty()) continue;
+      int earliest = -1;
+      bool all_fusable = true;
+      for (NodeId u : users[id]) {
+        const Node& user = g.node(u);
+        all_fusable = all_fusable && s.phase[u] == s.phase[id] && !is_product(user.op) && !is_buffer_op(user.op) &&
+                      !is_view[u] && !s.folded[u] && loop_of(u) == loop_of(id);
+        earliest = earliest < 0 ? s.stage[u] : std::min(earliest, s.stage[u]);
+      }
+      if (all_fusable && earliest > s.stage[id]) s.stage[id] = earliest;
+    }
+  }
+
   // Materialization: read outside the group (or as a result).
   auto group_key = [&](NodeId id) {
     return std::make_tuple(static_cast<int>(s.phase[id]), s.stage[id], loop_of(id));
