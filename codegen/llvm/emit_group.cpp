@@ -4,7 +4,7 @@
 // the group. Row reductions (sum, mean) accumulate inside the same loop and are stored once per row.
 //
 // The work is split among threads by rows, or by rows and blocks of 64 features when there are no
-// row reductions and the rows are few (batch 1). Every output element is computed by exactly one
+// row reductions and the rows are fewer than 8 (batch 1). Every output element is computed by exactly one
 // thread with the same instructions, so results do not depend on the number of threads.
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
@@ -19,6 +19,8 @@ using ir::Op;
 namespace {
 
 constexpr int64_t kColumnBlock = 64;
+// From this many rows on, a group's work is split by rows, not by rows and blocks of features.
+constexpr int64_t kRowsToSplit = 8;
 
 bool is_row_reduction(Op op) { return op == Op::sum || op == Op::mean; }
 
@@ -48,7 +50,23 @@ llvm::Value* apply(Lowering& l, Op op, const std::vector<llvm::Value*>& a, const
   }
 }
 
+int64_t group_width(const ScanPlan& scan, const passes::FusionGroup& group) {
+  return group.width.bind(scan.bindings) * (group.cols.is_zero() ? 1 : group.cols.bind(scan.bindings));
+}
+
+bool has_row_reduction(const ir::Graph& g, const passes::FusionGroup& group) {
+  for (NodeId id : group.nodes)
+    if (is_row_reduction(g.node(id).op)) return true;
+  return false;
+}
+
 }  // namespace
+
+bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows) {
+  if (group.shared) return false;
+  return has_row_reduction(l.plan().schedule_of(scan).graph, group) || group_width(scan, group) <= kColumnBlock ||
+         rows >= kRowsToSplit;
+}
 
 void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, llvm::Value* step,
                 llvm::Value* rows) {
@@ -58,7 +76,10 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
   const std::vector<std::string> names = ir::printed_names(g);
   // A group of matrices runs over all their elements: rows of `cols` floats are contiguous (every
   // matrix lives in a buffer of its own, stride = cols), and a matrix is shared, so has one "row".
-  const int64_t width = group.width.bind(scan.bindings) * (group.cols.is_zero() ? 1 : group.cols.bind(scan.bindings));
+  const int64_t width = group_width(scan, group);
+  const auto* constant_rows = llvm::dyn_cast<llvm::ConstantInt>(rows);
+  if (!constant_rows) internal_error("emit_group: the number of rows is not a constant");
+  const bool by_rows = group_splits_by_rows(l, scan, group, constant_rows->getSExtValue());
   if (group.shared) rows = l.int64(1);  // a shared value has one row whatever the phase
   const int vector_lanes = l.options().vector_width;
   std::vector<bool> in_group(g.size(), false);
@@ -121,16 +142,20 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
     for (NodeId id : group.nodes) {
       if (!vector_sum[id]) continue;
       llvm::Value* lanes = b.CreateLoad(l.vector(vector_lanes), vector_sum[id]);
-      llvm::Value* total = b.CreateFAddReduce(b.CreateLoad(l.f32(), scalar_sum[id]), lanes);
+      // The lanes add up as a tree (reassociation allowed on this one call): log2(lanes) dependent
+      // adds instead of a chain of `lanes`, in the same fixed order on every thread.
+      llvm::CallInst* total = b.CreateFAddReduce(b.CreateLoad(l.f32(), scalar_sum[id]), lanes);
+      total->setHasAllowReassoc(true);
+      llvm::Value* result = total;
       if (g.node(id).op == Op::mean)
-        total = b.CreateFDiv(total, llvm::ConstantFP::get(l.f32(), static_cast<double>(width)));
-      total->setName(names[id]);
-      b.CreateAlignedStore(total, l.address(scan.location[id], step, g.type(id).shared ? l.int64(0) : r, l.int64(0)),
+        result = b.CreateFDiv(result, llvm::ConstantFP::get(l.f32(), static_cast<double>(width)));
+      result->setName(names[id]);
+      b.CreateAlignedStore(result, l.address(scan.location[id], step, g.type(id).shared ? l.int64(0) : r, l.int64(0)),
                            llvm::Align(4));
     }
   };
 
-  if (has_reduction || width <= kColumnBlock) {
+  if (by_rows || group.shared) {
     auto [begin, end] = l.thread_range(rows);
     l.emit_for(begin, end, 1, "row", [&](llvm::Value* r) { row_pass(r, l.int64(0), l.int64(width)); });
   } else {

@@ -1,8 +1,8 @@
 // Lowering of a whole network: the entry functions, the layers in order (forward: bottom to top;
 // backward: top to bottom), and each layer's scan as its phases in order — shared values once,
 // then the time-parallel work before the loop, the time loop itself, the time-parallel work after
-// it. Within a phase, each stage runs its products, then its fused loops, with a barrier after each
-// so every thread sees what the others wrote.
+// it. Within a phase, each stage runs its products, then its fused loops, with a barrier wherever a
+// thread may read what another wrote.
 #include "codegen/llvm/lower.hpp"
 
 #include "codegen/ir/error.hpp"
@@ -37,28 +37,53 @@ void copy_value(Lowering& l, const ScanPlan& scan, const ResultCopy& c, llvm::Va
 void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* step, llvm::Value* rows) {
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
   const ir::Graph& g = s.graph;
+  const int64_t row_count = llvm::cast<llvm::ConstantInt>(rows)->getSExtValue();
+  // Writes other threads may not see yet, and whether each thread wrote only its own rows. Work
+  // split the same way by rows reads only what its own thread wrote, so a chain of such loops (a
+  // layer norm's mean, variance and normalization) runs without a barrier between them; anything
+  // else (a product, a loop split by feature blocks, a shared value, a copy) waits for all of it.
+  bool pending = false, pending_row_local = true;
+  auto sync = [&] {
+    if (pending) l.barrier();
+    pending = false;
+    pending_row_local = true;
+  };
   for (int stage = 1; stage < s.stages(phase); ++stage) {
     bool any = false;
     for (const passes::Product& p : s.products)
       if (p.phase == phase && p.stage == stage) {
+        if (!any) sync();
         emit_product(l, scan, p.node, step, rows);
         any = true;
       }
     if (any) l.barrier();
-    any = false;
+    std::vector<const passes::FusionGroup*> groups;
     for (const passes::FusionGroup& group : s.groups)
-      if (group.phase == phase && group.stage == stage) {
-        emit_group(l, scan, group, step, rows);
-        any = true;
-      }
+      if (group.phase == phase && group.stage == stage) groups.push_back(&group);
+    std::vector<NodeId> assemblies;
     for (NodeId id = 0; id < g.size(); ++id) {
       const ir::Node& n = g.node(id);
-      if ((n.op == Op::concat || n.op == Op::pad) && s.phase[id] == phase && s.stage[id] == stage) {
-        emit_assembly(l, scan, id, step, rows);
-        any = true;
-      }
+      if ((n.op == Op::concat || n.op == Op::pad) && s.phase[id] == phase && s.stage[id] == stage)
+        assemblies.push_back(id);
     }
-    if (any) l.barrier();
+    bool groups_row_local = true;
+    for (const passes::FusionGroup* group : groups)
+      groups_row_local = groups_row_local && group_splits_by_rows(l, scan, *group, row_count);
+    bool assemblies_row_local = true;
+    for (NodeId id : assemblies) assemblies_row_local = assemblies_row_local && !g.type(id).shared;
+    if (!groups.empty() && !(groups_row_local && pending_row_local)) sync();
+    for (const passes::FusionGroup* group : groups) {
+      emit_group(l, scan, *group, step, rows);
+      pending = true;
+      pending_row_local = pending_row_local && groups_row_local;
+    }
+    // An assembly reads the parts its stage's groups wrote, row by row.
+    if (!assemblies.empty() && !(assemblies_row_local && pending_row_local)) sync();
+    for (NodeId id : assemblies) {
+      emit_assembly(l, scan, id, step, rows);
+      pending = true;
+      pending_row_local = pending_row_local && assemblies_row_local;
+    }
     // Results that are two places at once: copy to the second when the value is ready.
     any = false;
     for (const ResultCopy& c : scan.copies) {
@@ -66,12 +91,14 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
                            ir::op_family(g.node(c.node).op) != ir::OpFamily::Leaf && s.phase[c.node] == phase &&
                            s.stage[c.node] == stage;
       if (computed_here) {
+        if (!any) sync();
         copy_value(l, scan, c, step, rows);
         any = true;
       }
     }
     if (any) l.barrier();
   }
+  sync();
   // Results that are leaves, views or constants: copied once their phase has run.
   bool any = false;
   for (const ResultCopy& c : scan.copies) {

@@ -78,6 +78,11 @@ class Lowering {
   llvm::BasicBlock* entry_ = nullptr;
 };
 
+/// Whether emit_group splits the group's work among threads by whole rows of its phase (as
+/// thread_range(rows) does), so that each thread writes and reads only its own rows. Otherwise it
+/// splits rows and blocks of features (few rows, no row reductions) or one thread does it (shared).
+bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows);
+
 /// The fused elementwise loop of one group, over rows [row_begin, row_end) of its phase at `step`.
 void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, llvm::Value* step,
                 llvm::Value* rows);
