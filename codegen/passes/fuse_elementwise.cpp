@@ -118,6 +118,18 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
     s.stage[id] = stage;
   }
 
+  // A product that only adds into its result over the steps (nothing in the loop reads it) runs
+  // with the last products of its phase, behind the same barrier, instead of adding a stage.
+  std::map<int, int> last_product_stage;
+  for (NodeId id = 0; id < n; ++id)
+    if (is_product(g.node(id).op) && !s.accumulate[id]) {
+      int& last = last_product_stage[static_cast<int>(s.phase[id])];
+      last = std::max(last, s.stage[id]);
+    }
+  for (NodeId id = 0; id < n; ++id)
+    if (is_product(g.node(id).op) && s.accumulate[id])
+      s.stage[id] = std::max(s.stage[id], last_product_stage[static_cast<int>(s.phase[id])]);
+
   // Elementwise work runs as late as its users allow: a node whose every user is elementwise work
   // of its loop moves to the earliest of their stages, into their group, and is computed in
   // registers there instead of being stored by a loop of its own and read back (an LSTM's x-part

@@ -12,7 +12,8 @@
 //   pre    n depends on no carried leaf and is a matmul, or feeds a pre node; other such nodes run
 //          in the earliest phase that uses them (they are cheap elementwise work);
 //   post   n depends on a carried leaf, no carried result needs it, and it is a product
-//          (matmul, matmul_t, outer), a batch sum, or reads a post node.
+//          (matmul, matmul_t, outer), a batch sum, or reads a post node — except a batch sum of a
+//          value nothing else after the loop reads, which adds up in the loop (below).
 // Shared nodes (the same for every row) run once in the shared phase, unless they read a post node.
 // With hoisting off, every per-row node runs in the loop.
 //
@@ -196,6 +197,25 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
       }
     s.phase[id] = any ? earliest : Phase::loop;
   }
+  // A time-summed batch sum of a loop value that nothing after the loop reads otherwise runs in the
+  // loop instead, adding each step's sum into its result: the value then lives in a buffer of one
+  // step, in cache, where summing it after the loop would store it for all T steps and read it back
+  // (a layer norm's gain and bias gradients). A value the products after the loop read anyway (an
+  // LSTM's dgates, for dW) is summed after the loop with them.
+  if (hoist)
+    for (NodeId id = 0; id < n; ++id) {
+      const Node& node = graph.node(id);
+      if (node.op != Op::batch_sum || s.phase[id] != Phase::post || !summed[id] || s.accumulate[id]) continue;
+      const NodeId a = node.args[0];
+      if (s.phase[a] != Phase::loop || graph.type(a).shared) continue;
+      bool only_loop = true;
+      for (NodeId u : users[a])
+        only_loop = only_loop && (s.phase[u] == Phase::loop || (graph.node(u).op == Op::batch_sum && summed[u]));
+      for (const ir::Output& o : graph.outputs()) only_loop = only_loop && o.node != a;
+      if (!only_loop) continue;
+      s.phase[id] = Phase::loop;
+      s.accumulate[id] = true;
+    }
   s.stage.assign(n, 0);
   s.materialized.assign(n, false);
   s.folded.assign(n, false);
