@@ -61,19 +61,22 @@ std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward
       for (NodeId a : backward.node(id).args)
         if (!seeded[a]) need(a);
 
-  // A saved value that is one arithmetic op away from other saved values, leaves and per-row
-  // scalars is recomputed instead (the scalars are saved): a layer norm's normalized value is its
-  // centered value times 1/sigma, one multiply in the backward loop, where storing it costs a
-  // vector per step written by the forward pass and read back by the memory-bound backward pass.
+  // A saved value that is one arithmetic op away from other saved values, leaves, per-row scalars
+  // and matmul results is recomputed instead (the scalars and matmul results are saved): a layer
+  // norm's normalized value is its centered value times 1/sigma, and the centered value is W x
+  // minus its mean. A matmul writes its result to memory anyway (the GEMM writes the saved copy
+  // directly); a separately stored vector costs a write per step in the forward pass and a read
+  // back in the memory-bound backward pass, where recomputing costs one op.
   auto is_row_scalar = [&](NodeId a) {
     const ir::Type t = backward.type(a);
     return !t.is_matrix() && t.rows.is_constant(1);
   };
   auto at_hand = [&](NodeId a) {
     return ir::op_family(backward.node(a).op) == ir::OpFamily::Leaf || backward.type(a).shared ||
-           saved.count(a) || is_row_scalar(a);
+           saved.count(a) || is_row_scalar(a) || backward.node(a).op == Op::matmul;
   };
-  for (NodeId id : std::vector<NodeId>(saved.begin(), saved.end())) {
+  // Last value first, so that a chain (normalized <- centered <- W x) unwinds down to its start.
+  for (NodeId id : std::vector<NodeId>(saved.rbegin(), saved.rend())) {
     const Node& n = backward.node(id);
     const bool arithmetic = n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::div || n.op == Op::neg;
     if (!arithmetic || is_row_scalar(id) || n.type.is_matrix() ||
