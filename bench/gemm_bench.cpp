@@ -174,7 +174,7 @@ Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& ti
   }
   const double flops = 2.0 * shape.m * shape.n * shape.k;
   const Timing timing = time_per_call(
-      [&] { kernel->gemm()(a.get(), b_operand, c.get(), scratch.get(), 0, shape.n); }, flops, budget);
+      [&] { kernel->gemm()(a.get(), b_operand, c.get(), scratch.get(), 0, shape.n, 0, shape.m); }, flops, budget);
   Result result;
   result.seconds = timing.seconds;
   result.gflops = flops / timing.seconds / 1e9;

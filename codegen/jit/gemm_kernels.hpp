@@ -6,7 +6,7 @@
 //
 //   auto kernel = jit::GemmKernel::compile(llvm_backend::dense_gemm(32, 1024, 256, ...));
 //   kernel->pack()(weights, packed.data(), 0, n);             // once, if the spec is prepacked
-//   kernel->gemm()(a, packed.data(), c, scratch.data(), 0, n); // any column range [n_begin, n_end)
+//   kernel->gemm()(a, packed.data(), c, scratch.data(), 0, n, 0, m); // any ranges of columns and rows
 #pragma once
 
 #include <cstdint>
@@ -28,9 +28,9 @@ std::vector<Library> gemm_libraries(const std::vector<llvm_backend::GemmSpec>& s
 
 class GemmKernel {
  public:
-  /// C[:, n_begin:n_end] (+)= op(A)·op(B)[:, n_begin:n_end]; see codegen/llvm/gemm.hpp.
+  /// C[m_begin:m_end, n_begin:n_end] (+)= op(A)·op(B) there; see codegen/llvm/gemm.hpp.
   using GemmFunction = void (*)(const float* a, const float* b, float* c, float* scratch, int64_t n_begin,
-                                int64_t n_end);
+                                int64_t n_end, int64_t m_begin, int64_t m_end);
   /// Packs the panels of op(B) whose first column is in [n_begin, n_end); see gemm_spec.hpp.
   using PackFunction = void (*)(const float* b, float* packed, int64_t n_begin, int64_t n_end);
 

@@ -5,8 +5,8 @@
 // A spec's gemm function is
 //
 //   @S.shape = private constant [22 x i64] [m, n, k, strides, form, plan...]
-//   define void @S(ptr %a, ptr %b, ptr %c, ptr %scratch, i64 %n_begin, i64 %n_end) {
-//     call void @cf_gemmlib_<tile>_gemm(ptr @S.shape, %a, %b, %c, %scratch, %n_begin, %n_end)
+//   define void @S(ptr %a, ptr %b, ptr %c, ptr %scratch, i64 %n_begin, i64 %n_end, i64 %m_begin, i64 %m_end) {
+//     call void @cf_gemmlib_<tile>_gemm(ptr @S.shape, %a, %b, %c, %scratch, %n_begin, %n_end, %m_begin, %m_end)
 //   }
 //
 // which the optimizer inlines into its caller: the network pays one call per product and nothing
@@ -118,7 +118,8 @@ llvm::Function* get_or_emit_gemm(llvm::Module& module, const GemmSpec& spec) {
   llvm::Type* ptr = llvm::PointerType::get(context, 0);
   llvm::Type* i64 = llvm::Type::getInt64Ty(context);
   llvm::Function* f = emit_forwarder(module, spec, gemm_symbol(spec), "gemm",
-                                     {"a", "b", "c", "scratch", "n_begin", "n_end"}, {ptr, ptr, ptr, ptr, i64, i64});
+                                     {"a", "b", "c", "scratch", "n_begin", "n_end", "m_begin", "m_end"},
+                                     {ptr, ptr, ptr, ptr, i64, i64, i64, i64});
   f->getArg(0)->addAttr(llvm::Attribute::ReadOnly);
   f->getArg(1)->addAttr(llvm::Attribute::ReadOnly);
   return f;

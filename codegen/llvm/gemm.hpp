@@ -15,13 +15,18 @@
 //
 // For a spec whose symbol is S (gemm_symbol(spec)) the network's module gets:
 //
-//   void S(const float* A, const float* B, float* C, float* scratch, int64_t n_begin, int64_t n_end)
-//       C[:, n_begin:n_end] (+)= op(A) · op(B)[:, n_begin:n_end]. B is strided or packed as the spec
-//       says; scratch holds gemm_scratch_floats(spec) floats, private to the call. Each C element is
-//       computed by the one call whose column range holds it, by the same fma sequence whatever the
-//       range, so splitting N between threads gives bitwise identical results. The ranges are
-//       clamped to [0, n); splits at multiples of gemm_column_granule(spec) waste no work. C must
-//       not overlap A, B or scratch.
+//   void S(const float* A, const float* B, float* C, float* scratch, int64_t n_begin, int64_t n_end,
+//          int64_t m_begin, int64_t m_end)
+//       C[m_begin:m_end, n_begin:n_end] (+)= op(A)[m_begin:m_end, :] · op(B)[:, n_begin:n_end]. B is
+//       strided or packed as the spec says; scratch holds gemm_scratch_floats(spec) floats, private
+//       to the call. Each C element is computed by the one call whose ranges hold it, by the same
+//       fma sequence whatever the ranges, so splitting N or M between threads gives bitwise
+//       identical results. The ranges are clamped to [0, n) and [0, m); column splits at multiples
+//       of gemm_column_granule(spec) and row splits at multiples of gemm_row_granule(spec) waste no
+//       work. A split of N packs all of A in every call, a split of M all the B panels (strided B)
+//       in every call: split the dimension whose other operand is cheaper to pack twice. A product
+//       with fewer rows than a tile (k-split kernels, see gemm_spec.hpp) is split by columns only.
+//       C must not overlap A, B or scratch.
 //   void S_pack(const float* B, float* packed, int64_t n_begin, int64_t n_end)
 //       Writes the packed panels of op(B) whose first column lies in [n_begin, n_end): calls over a
 //       partition of [0, n) write every panel exactly once.
@@ -45,7 +50,7 @@ namespace cellforge::llvm_backend {
 /// Names the version of the code the spec functions and the library contain, and the calling
 /// convention between them. It changes whenever either does, and belongs in the cache key of every
 /// module that calls a gemm and of the library itself.
-constexpr const char* gemm_generator_version = "gemm-v2";
+constexpr const char* gemm_generator_version = "gemm-v3";
 
 /// The gemm function of `spec` in `module` (a call into the tile's library), emitted if the module
 /// has none of that symbol yet. Throws InternalError for an invalid spec.

@@ -4,7 +4,7 @@
 //
 //   for each block of panels (strided B: pack it into scratch)        q0..q1, nc_panels at a time
 //     for each K block                                                p0..p0+kc, balanced
-//       for each block of rows of A: pack it into scratch             row0..row0+mc
+//       for each block of rows of A in [m_begin, m_end): pack it      row0..row0+mc
 //         for each group of panels                                    q, edge_panels at a time
 //           for each panel of the group, each full tile of rows:      kernel_<mr>x<nr>
 //           the edge rows (m % mr) over the whole group:              kernel_<edge>x<group·nr>
@@ -106,20 +106,22 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
   Function* pack_a = pack_a_function(module, tile);
   Function* pack_b = pack_b_function(module, tile);
 
-  Function* f = new_void_function(module, gemm_library_symbol(tile, "gemm"), {ptr, ptr, ptr, ptr, ptr, i64, i64},
-                                  {"shape", "a", "b", "c", "scratch", "n_begin", "n_end"}, false);
+  Function* f = new_void_function(module, gemm_library_symbol(tile, "gemm"), {ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64},
+                                  {"shape", "a", "b", "c", "scratch", "n_begin", "n_end", "m_begin", "m_end"}, false);
   for (unsigned i : {0u, 1u, 2u}) f->getArg(i)->addAttr(llvm::Attribute::ReadOnly);
   ir.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", f));
   const std::vector<Value*> s = load_shape(ir, f->getArg(0));
   Value *a = f->getArg(1), *b = f->getArg(2), *c = f->getArg(3), *scratch = f->getArg(4);
   Value* n_begin = x.max(f->getArg(5), x.i64(0), "n_begin.clamped");
   Value* n_end = x.min(f->getArg(6), s[shape_n], "n_end.clamped");
+  Value* m_begin = x.max(f->getArg(7), x.i64(0), "m_begin.clamped");
+  Value* m_end = x.min(f->getArg(8), s[shape_m], "m_end.clamped");
   Value* prepacked = ir.CreateICmpNE(s[shape_prepacked], x.i64(0), "is_prepacked");
   Value* a_packed = scratch;
   Value* b_scratch = x.at(scratch, s[shape_scratch_a_floats], "b_scratch");
   Value* c_row_stride = s[shape_c_row_stride];
 
-  emit_if(ir, ir.CreateICmpSLT(n_begin, n_end), "any", [&] {
+  emit_if(ir, ir.CreateAnd(ir.CreateICmpSLT(n_begin, n_end), ir.CreateICmpSLT(m_begin, m_end)), "any", [&] {
     Value* q_first = ir.CreateUDiv(n_begin, x.i64(nr), "q_first");
     Value* q_end = x.ceil_div(n_end, nr, "q_end");
     Value* nc_panels = ir.CreateSelect(prepacked, s[shape_panels], s[shape_nc_panels], "nc_panels");
@@ -140,12 +142,20 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
         Value* b_base = ir.CreateSelect(prepacked, x.at(b, x.mul(p0, nr)), b_scratch, "b_k_block");
         Value* panel_stride = ir.CreateSelect(prepacked, x.mul(s[shape_k], nr), x.mul(kc, nr), "panel_stride");
         Value* b_first_panel = ir.CreateSelect(prepacked, x.i64(0), q0, "b_first_panel");
-        emit_loop(ir, "m_block", x.i64(0), s[shape_m_blocks], 1, [&](Value* mb) {
-          Value* row0 = x.mul(mb, s[shape_mc], "row0");
+        // The M blocks that meet [m_begin, m_end), each cut to that range: a thread given a range of
+        // rows packs only those rows of A. Ranges at multiples of mr leave the edge rows (m % mr)
+        // to the last one; a row is computed by the same fma chain whatever the range.
+        Value* mb_first = ir.CreateUDiv(m_begin, s[shape_mc], "m_block.first");
+        Value* mb_end = ir.CreateUDiv(ir.CreateAdd(m_end, ir.CreateSub(s[shape_mc], x.i64(1))), s[shape_mc], "m_block.end");
+        emit_loop(ir, "m_block", mb_first, mb_end, 1, [&](Value* mb) {
+          Value* block_begin = x.mul(mb, s[shape_mc], "m_block.begin");
           Value* is_last_m = ir.CreateICmpEQ(mb, ir.CreateSub(s[shape_m_blocks], x.i64(1)), "last_m_block");
-          Value* rows = ir.CreateSelect(is_last_m, s[shape_mc_last], s[shape_mc]);
+          Value* block_rows = ir.CreateSelect(is_last_m, s[shape_mc_last], s[shape_mc]);
+          Value* row0 = x.max(block_begin, m_begin, "row0");
+          Value* row_end = x.min(x.add(block_begin, block_rows), m_end, "row_end");
+          Value* rows = ir.CreateSub(row_end, row0, "rows");
           Value* full_tiles = ir.CreateUDiv(rows, x.i64(mr), "full_tiles");
-          Value* edge_rows = ir.CreateSelect(is_last_m, s[shape_edge_rows], x.i64(0), "edge_rows");
+          Value* edge_rows = ir.CreateURem(rows, x.i64(mr), "edge_rows");
           Value* a_block = x.at(a, x.add(x.mul(row0, s[shape_a_row_stride]), x.mul(p0, s[shape_a_col_stride])), "a_block");
           ir.CreateCall(pack_a, {a_block, a_packed, full_tiles, edge_rows, kc, s[shape_a_row_stride],
                                  s[shape_a_col_stride]});
@@ -158,7 +168,10 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
             ir.CreateCall(kernel, {a_panel, b_panel, panel_stride, x.at(c_rows, column0, "c_tile"), c_row_stride, kc,
                                    overwrite, col_lo, col_hi});
           };
-          Value* group = s[shape_edge_panels];
+          // Edge kernels exist for up to edge_panels(rows) panels; a row range that cuts a tile
+          // leaves other edge rows than the plan's, which go one panel at a time.
+          Value* group = ir.CreateSelect(ir.CreateICmpEQ(edge_rows, s[shape_edge_rows]), s[shape_edge_panels], x.i64(1),
+                                         "panel_group.size");
           emit_loop(ir, "panel_group", q0, q1, group, [&](Value* q) {
             Value* group_end = x.min(x.add(q, group), q1, "panel_group.end");
             emit_loop(ir, "panel", q, group_end, 1, [&](Value* panel) {

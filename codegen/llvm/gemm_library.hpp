@@ -49,7 +49,7 @@ llvm::Function* kernel_function(llvm::Module& module, const GemmTile& tile, int6
                                 int64_t k_split);
 
 /// The library's entry points (gemm_driver.cpp):
-///   gemm(shape, a, b, c, scratch, n_begin, n_end)   the blocking loops of gemm.cpp's comment
+///   gemm(shape, a, b, c, scratch, n_begin, n_end, m_begin, m_end)   the blocking loops (gemm_driver.cpp)
 ///   pack(shape, b, packed, n_begin, n_end)          packs the panels of [n_begin, n_end)
 llvm::Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile);
 llvm::Function* emit_library_pack(llvm::Module& module, const GemmTile& tile);

@@ -208,6 +208,8 @@ inline int64_t gemm_scratch_floats(const GemmSpec& spec) {
 
 /// Columns per B panel: splitting N between threads at multiples of this wastes no work.
 inline int64_t gemm_column_granule(const GemmSpec& spec) { return spec.tile.vector_floats * spec.tile.vectors; }
+/// Row ranges of a split at multiples of this (a register tile's rows) leave no partial tile inside.
+inline int64_t gemm_row_granule(const GemmSpec& spec) { return spec.tile.rows; }
 
 /// A tile as text, "8x32w16r32" (rows × columns, floats per vector, registers): names its library.
 inline std::string gemm_tile_name(const GemmTile& tile) {
