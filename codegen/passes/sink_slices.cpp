@@ -7,9 +7,12 @@
 // slices on the matmul results and parameters, which live in memory anyway: a slice of them is an
 // offset, and all the gate arithmetic becomes one fused loop of width H.
 //
-// A slice sinks into a value only when every user of that value is a slice, so nothing is computed
-// twice. Slices of slices merge, a slice of a concat picks its part, a slice of a broadcast or a
-// constant shrinks it. The pass repeats until no slice moves.
+// A slice sinks into a value when every user of that value is a slice, so nothing is computed
+// twice — or when the value is one arithmetic op on values that are in memory anyway (matmul
+// results, leaves, per-row scalars): then the sliced use recomputes that op, and the value need not
+// be stored for it (a layer norm's centred W x - mean, read by the gate loop through slices and by
+// the variance whole). Slices of slices merge, a slice of a concat picks its part, a slice of a
+// broadcast or a constant shrinks it. The pass repeats until no slice moves.
 #include "codegen/ir/rewrite.hpp"
 #include "codegen/passes/passes.hpp"
 
@@ -36,7 +39,22 @@ std::vector<bool> only_sliced(const ir::Graph& g) {
   return out;
 }
 
-// One round: every slice whose operand is only sliced moves one level down.
+// Whether `id` is one add/sub/mul/div/neg of matmul results, leaves, shared values and per-row
+// scalars: recomputing it where it is sliced costs one op and reads only what memory holds anyway.
+bool cheap_to_recompute(const ir::Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  if (n.op != Op::add && n.op != Op::sub && n.op != Op::mul && n.op != Op::div && n.op != Op::neg) return false;
+  for (NodeId a : n.args) {
+    const Node& an = g.node(a);
+    const ir::Type& t = g.type(a);
+    const bool in_memory = ir::op_family(an.op) == ir::OpFamily::Leaf || an.op == Op::matmul || t.shared ||
+                           (!t.is_matrix() && t.rows.is_constant(1));
+    if (!in_memory) return false;
+  }
+  return true;
+}
+
+// One round: every slice whose operand is only sliced (or cheap to recompute) moves one level down.
 ir::Graph sink_once(const ir::Graph& source, bool* changed) {
   std::vector<bool> sinkable = only_sliced(source);
   std::vector<NodeId> old_of_new;  // not needed: we test the source node
@@ -79,7 +97,8 @@ ir::Graph sink_once(const ir::Graph& source, bool* changed) {
       *changed = true;
       return g.broadcast(a.args[0], length);
     }
-    if (!sinkable[old_operand] || !ir::is_elementwise(a.op)) return g.make(n);
+    if (!ir::is_elementwise(a.op) || !(sinkable[old_operand] || cheap_to_recompute(source, old_operand)))
+      return g.make(n);
     *changed = true;
     if (a.args.size() == 1) return g.unary(a.op, slice_of(a.args[0]));
     return g.binary(a.op, slice_of(a.args[0]), slice_of(a.args[1]));
