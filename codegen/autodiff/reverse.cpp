@@ -100,7 +100,7 @@ class ReverseSweep {
   // the features gets the sum over features, a shared operand the sum over the batch.
   NodeId fit(NodeId target, NodeId value) {
     const ir::Type t = g_.type(target);
-    if (!t.is_matrix() && t.rows.is_constant(1) && !g_.type(value).rows.is_constant(1))
+    if (t.is_scalar() && !g_.type(value).rows.is_constant(1))
       value = sum_features(g_, value);
     if (t.shared && !g_.type(value).shared) value = g_.reduce(Op::batch_sum, value);
     return value;

@@ -26,21 +26,16 @@ NodeId count_of(ir::Graph& graph, const ir::Dim& n) {
 
 namespace {
 
-bool is_row_scalar(const ir::Graph& graph, NodeId v) {
-  const ir::Type t = graph.type(v);
-  return !t.is_matrix() && t.rows.is_constant(1);
-}
-
 // A length-1 value, or one broadcast along the features (as the adjoint of a mean is).
 bool is_row_factor(const ir::Graph& graph, NodeId v) {
   const ir::Node& n = graph.node(v);
-  return is_row_scalar(graph, v) || (n.op == Op::broadcast && is_row_scalar(graph, n.args[0]));
+  return graph.type(v).is_scalar() || (n.op == Op::broadcast && graph.type(n.args[0]).is_scalar());
 }
 
 // Whether the features of v sum to zero whatever the values: see sum_features.
 bool sums_to_zero(const ir::Graph& graph, NodeId v) {
   const ir::Node& n = graph.node(v);
-  if (graph.type(v).is_matrix() || is_row_scalar(graph, v)) return false;
+  if (graph.type(v).is_matrix() || graph.type(v).is_scalar()) return false;
   switch (n.op) {
     case Op::sub: {
       const ir::Node& subtrahend = graph.node(n.args[1]);

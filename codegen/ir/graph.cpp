@@ -113,6 +113,8 @@ bool is_elementwise(Op op) {
   return op_family(op) == OpFamily::Unary || op_family(op) == OpFamily::Binary;
 }
 
+bool is_arithmetic(Op op) { return op == Op::add || op == Op::sub || op == Op::mul || op == Op::div || op == Op::neg; }
+
 std::string Type::str() const {
   if (is_matrix()) return "[" + rows.str() + ", " + cols.str() + "]";
   return "[" + rows.str() + "]";
@@ -368,7 +370,7 @@ NodeId Graph::pad(NodeId a, Dim offset, Dim n) {
 NodeId Graph::broadcast(NodeId a, Dim n) {
   check_value(a, "broadcast");
   const Type& t = type(a);
-  if (t.is_matrix() || !t.rows.is_constant(1))
+  if (!t.is_scalar())
     user_error("broadcast: the operand must have length 1, got ", t.str());
   if (n.is_zero() || !n.is_nonnegative()) user_error("broadcast: the length must be positive, got [", n.str(), "]");
   Node node;

@@ -51,6 +51,8 @@ const char* op_meaning(Op op);
 /// The op with this printed name, if there is one.
 bool op_from_name(const std::string& name, Op* op);
 bool is_elementwise(Op op);
+/// add, sub, mul, div, neg: elementwise ops of one instruction, cheaper to recompute than to store.
+bool is_arithmetic(Op op);
 
 /// The type of a value: a vector of `rows` features per batch row, or, when `shared`, one vector
 /// or one matrix [rows, cols] for the whole batch. Matrices are always shared.
@@ -63,6 +65,9 @@ struct Type {
   static Type shared_vector(Dim n) { return {std::move(n), Dim(), true}; }
   static Type matrix(Dim r, Dim c) { return {std::move(r), std::move(c), true}; }
   bool is_matrix() const { return !cols.is_zero(); }
+  /// One number per row (or one shared number): a vector of length 1, broadcast wherever it meets
+  /// a longer one.
+  bool is_scalar() const { return !is_matrix() && rows.is_constant(1); }
   bool operator==(const Type&) const = default;
   /// "[4H]" or "[4H, X]".
   std::string str() const;

@@ -67,19 +67,14 @@ std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward
   // minus its mean. A matmul writes its result to memory anyway (the GEMM writes the saved copy
   // directly); a separately stored vector costs a write per step in the forward pass and a read
   // back in the memory-bound backward pass, where recomputing costs one op.
-  auto is_row_scalar = [&](NodeId a) {
-    const ir::Type t = backward.type(a);
-    return !t.is_matrix() && t.rows.is_constant(1);
-  };
   auto at_hand = [&](NodeId a) {
     return ir::op_family(backward.node(a).op) == ir::OpFamily::Leaf || backward.type(a).shared ||
-           saved.count(a) || is_row_scalar(a) || backward.node(a).op == Op::matmul;
+           saved.count(a) || backward.type(a).is_scalar() || backward.node(a).op == Op::matmul;
   };
   // Last value first, so that a chain (normalized <- centered <- W x) unwinds down to its start.
   for (NodeId id : std::vector<NodeId>(saved.rbegin(), saved.rend())) {
     const Node& n = backward.node(id);
-    const bool arithmetic = n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::div || n.op == Op::neg;
-    if (!arithmetic || is_row_scalar(id) || n.type.is_matrix() ||
+    if (!ir::is_arithmetic(n.op) || n.type.is_scalar() || n.type.is_matrix() ||
         !std::all_of(n.args.begin(), n.args.end(), at_hand))
       continue;
     saved.erase(id);

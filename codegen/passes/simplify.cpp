@@ -82,7 +82,7 @@ ir::Graph simplify(const ir::Graph& graph) {
         break;
     }
     // Arithmetic on constants of the same length folds to a constant.
-    if ((n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::div || n.op == Op::neg)) {
+    if (ir::is_arithmetic(n.op)) {
       bool all_constant = true;
       for (NodeId a : n.args) all_constant = all_constant && g.node(a).op == Op::constant;
       if (all_constant) {

@@ -43,12 +43,11 @@ std::vector<bool> only_sliced(const ir::Graph& g) {
 // scalars: recomputing it where it is sliced costs one op and reads only what memory holds anyway.
 bool cheap_to_recompute(const ir::Graph& g, NodeId id) {
   const Node& n = g.node(id);
-  if (n.op != Op::add && n.op != Op::sub && n.op != Op::mul && n.op != Op::div && n.op != Op::neg) return false;
+  if (!ir::is_arithmetic(n.op)) return false;
   for (NodeId a : n.args) {
     const Node& an = g.node(a);
     const ir::Type& t = g.type(a);
-    const bool in_memory = ir::op_family(an.op) == ir::OpFamily::Leaf || an.op == Op::matmul || t.shared ||
-                           (!t.is_matrix() && t.rows.is_constant(1));
+    const bool in_memory = ir::op_family(an.op) == ir::OpFamily::Leaf || an.op == Op::matmul || t.shared || t.is_scalar();
     if (!in_memory) return false;
   }
   return true;
