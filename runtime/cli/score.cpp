@@ -1,12 +1,15 @@
 // `cellforge score --checkpoint RUN.ckpt --text FILE [--logits OUT.safetensors]`: how well a model
-// predicts a text. The model reads the text from a zero state, one character at a time (the network
-// `cellforge sample` runs: B = 1, T = 1, no dropout), and each step's logits predict the next
-// character. It prints the mean cross-entropy of the N - 1 predictions; --logits writes every
+// predicts a text. The model reads the text from a zero state (B = 1, no dropout), kChunk characters
+// per network call with the state carried from call to call (the input and output products then run
+// over kChunk rows at once; the rest, fewer than kChunk characters, one at a time, as `cellforge
+// sample` runs), and each step's logits predict the next character. It prints the mean cross-entropy of the N - 1 predictions; --logits writes every
 // step's logits, "logits" [N, V], and the log-probability of each next character, "log_probs"
 // [N - 1], as a safetensors file, which is how the torch tests compare cellforge with PyTorch
 // number for number (scripts/torch_char_model.py computes the same from the exported model).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "codegen/ir/error.hpp"
 #include "runtime/cli/args.hpp"
@@ -18,6 +21,33 @@
 #include "runtime/train/safetensors.hpp"
 
 namespace cellforge::cli {
+
+namespace {
+
+constexpr size_t kChunk = 256;  // characters per network call
+
+// The checkpoint's model for inference: logits after every character, no dropout.
+train::ModelSpec scoring_spec(const train::Checkpoint& c) {
+  train::ModelSpec spec = c.model;
+  spec.loss = train::LossMode::every_step;
+  spec.dropout = 0;
+  return spec;
+}
+
+// Copies the checkpoint's parameters into `network` (load_checkpoint checked their names and shapes
+// against the model; this checks the network has the same list).
+void load_parameters(train::Network& network, const train::Checkpoint& c, const std::string& checkpoint_path) {
+  std::vector<train::ParameterView> params = network.parameters();
+  if (params.size() != c.parameters.size())
+    internal_error("checkpoint '", checkpoint_path, "' has ", c.parameters.size(), " parameters, the network ", params.size());
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (params[k].name != c.parameters[k].name || params[k].value.size() != c.parameters[k].values.size())
+      internal_error("checkpoint parameter ", k, " is '", c.parameters[k].name, "', the network's '", params[k].name, "'");
+    std::copy(c.parameters[k].values.begin(), c.parameters[k].values.end(), params[k].value.begin());
+  }
+}
+
+}  // namespace
 
 int run_score(const Argv& argv) {
   Args args(argv, {"checkpoint", "text", "logits", "threads"});
@@ -33,29 +63,30 @@ int run_score(const Argv& argv) {
                "vocabulary); a character it never saw has no probability to measure");
   }
 
-  train::ModelSpec spec = c.model;
-  spec.loss = train::LossMode::every_step;  // at T = 1 the two modes are the same network
-  spec.dropout = 0;                         // inference
+  const size_t N = tokens.size(), V = static_cast<size_t>(c.model.vocabulary);
+  const size_t chunk = std::min(kChunk, N);
   NetworkOptions options;
   options.threads = static_cast<int>(args.integer("threads", 1));
-  train::Network network(spec, 1, 1, options);
-  std::vector<train::ParameterView> params = network.parameters();
-  if (params.size() != c.parameters.size())
-    internal_error("checkpoint '", checkpoint_path, "' has ", c.parameters.size(), " parameters, the network ", params.size());
-  for (size_t k = 0; k < params.size(); ++k) {  // load_checkpoint checked the names and shapes
-    if (params[k].name != c.parameters[k].name || params[k].value.size() != c.parameters[k].values.size())
-      internal_error("checkpoint parameter ", k, " is '", c.parameters[k].name, "', the network's '", params[k].name, "'");
-    std::copy(c.parameters[k].values.begin(), c.parameters[k].values.end(), params[k].value.begin());
+  train::Network chunked(scoring_spec(c), 1, static_cast<int64_t>(chunk), options);
+  load_parameters(chunked, c, checkpoint_path);
+  std::optional<train::Network> one_by_one;  // for the last N % chunk characters
+  if (N % chunk) {
+    one_by_one.emplace(scoring_spec(c), 1, 1, options);
+    load_parameters(*one_by_one, c, checkpoint_path);
   }
 
-  const size_t N = tokens.size(), V = static_cast<size_t>(spec.vocabulary);
   std::vector<float> logits(N * V), log_probs(N - 1);
-  train::States states = network.zero_states();
+  train::States states = chunked.zero_states();
+  for (size_t t = 0; t < N;) {
+    train::Network& network = N - t >= chunk ? chunked : *one_by_one;
+    const size_t steps = N - t >= chunk ? chunk : 1;
+    const std::span<const float> out = network.forward_logits(std::span<const int32_t>(&tokens[t], steps), states);
+    std::copy(out.begin(), out.end(), logits.begin() + static_cast<std::ptrdiff_t>(t * V));
+    t += steps;
+  }
   double total = 0;
-  for (size_t t = 0; t < N; ++t) {
-    const std::span<const float> step = network.forward_logits(std::span<const int32_t>(&tokens[t], 1), states);
-    std::copy(step.begin(), step.end(), logits.begin() + static_cast<std::ptrdiff_t>(t * V));
-    if (t + 1 == N) break;
+  for (size_t t = 0; t + 1 < N; ++t) {
+    const std::span<const float> step(&logits[t * V], V);
     double largest = step[0], sum = 0;  // log-softmax in double, as the trainer's loss
     for (float v : step) largest = std::max(largest, static_cast<double>(v));
     for (float v : step) sum += std::exp(static_cast<double>(v) - largest);
