@@ -5,7 +5,7 @@
 # writes bench/results/latest.{md,csv,json}. See bench/README.md for what every column means.
 #
 # Usage
-#   bench/run.sh              # the full grid, 3 rounds (~15-20 min on 2 cores)
+#   bench/run.sh              # the full grid, 3 rounds (~20-25 min on 2 cores)
 #   bench/run.sh --quick      # 7 shapes, 1 round (~3 min): a smoke test of the whole pipeline
 #   bench/run.sh [--rounds N] [--threads 1,2] [--only TEXT] [--peers cellforge,onednn,...]
 #                [--torchscript hoist|step] [--settle S] [--settle-budget S] [--out PATH]
