@@ -60,12 +60,17 @@ bool has_row_reduction(const ir::Graph& g, const passes::FusionGroup& group) {
   return false;
 }
 
+// Whether the group's work is split into rows x blocks of kColumnBlock features: a wide group
+// without row reductions that has few rows (a shared group has one).
+bool splits_by_blocks(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows) {
+  return !has_row_reduction(l.plan().schedule_of(scan).graph, group) && group_width(scan, group) > kColumnBlock &&
+         (group.shared || rows < kRowsToSplit);
+}
+
 }  // namespace
 
 bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows) {
-  if (group.shared) return false;
-  return has_row_reduction(l.plan().schedule_of(scan).graph, group) || group_width(scan, group) <= kColumnBlock ||
-         rows >= kRowsToSplit;
+  return !group.shared && !splits_by_blocks(l, scan, group, rows);
 }
 
 void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, llvm::Value* step,
@@ -79,15 +84,9 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
   const int64_t width = group_width(scan, group);
   const auto* constant_rows = llvm::dyn_cast<llvm::ConstantInt>(rows);
   if (!constant_rows) internal_error("emit_group: the number of rows is not a constant");
-  const bool by_rows = group_splits_by_rows(l, scan, group, constant_rows->getSExtValue());
+  const bool by_blocks = splits_by_blocks(l, scan, group, constant_rows->getSExtValue());
   if (group.shared) rows = l.int64(1);  // a shared value has one row whatever the phase
   const int vector_lanes = l.options().vector_width;
-  std::vector<bool> in_group(g.size(), false);
-  bool has_reduction = false;
-  for (NodeId id : group.nodes) {
-    in_group[id] = true;
-    has_reduction = has_reduction || is_row_reduction(g.node(id).op);
-  }
 
   // Accumulators of the row reductions live in the entry block (promoted to registers later).
   std::vector<llvm::Value*> vector_sum(g.size(), nullptr), scalar_sum(g.size(), nullptr);
@@ -155,7 +154,7 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
     }
   };
 
-  if (by_rows || group.shared) {
+  if (!by_blocks) {
     auto [begin, end] = l.thread_range(rows);
     l.emit_for(begin, end, 1, "row", [&](llvm::Value* r) { row_pass(r, l.int64(0), l.int64(width)); });
   } else {

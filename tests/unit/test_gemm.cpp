@@ -87,22 +87,22 @@ std::vector<float> b_operand(const GemmKernel& kernel, const Problem& problem) {
   return packed;
 }
 
-std::vector<float> run(const GemmKernel& kernel, const Problem& problem, const std::vector<float>& b,
-                       const std::vector<int64_t>& splits) {
-  std::vector<float> c = problem.c_initial;
-  std::vector<float> scratch(static_cast<size_t>(kernel.scratch_floats()) + 1);
-  for (size_t r = 0; r + 1 < splits.size(); ++r)
-    kernel.gemm()(problem.a.data(), b.data(), c.data(), scratch.data(), splits[r], splits[r + 1], 0, problem.spec.m);
-  return c;
-}
+// Which dimension a test splits between calls.
+enum class Split { columns, rows };
 
-// The same over ranges of rows [splits[r], splits[r + 1]), all columns each.
-std::vector<float> run_rows(const GemmKernel& kernel, const Problem& problem, const std::vector<float>& b,
-                            const std::vector<int64_t>& splits) {
+// C from calls over the ranges [splits[r], splits[r + 1]) of columns (all rows each) or of rows
+// (all columns each).
+std::vector<float> run(const GemmKernel& kernel, const Problem& problem, const std::vector<float>& b,
+                       const std::vector<int64_t>& splits, Split split = Split::columns) {
   std::vector<float> c = problem.c_initial;
   std::vector<float> scratch(static_cast<size_t>(kernel.scratch_floats()) + 1);
-  for (size_t r = 0; r + 1 < splits.size(); ++r)
-    kernel.gemm()(problem.a.data(), b.data(), c.data(), scratch.data(), 0, problem.spec.n, splits[r], splits[r + 1]);
+  const int64_t m = problem.spec.m, n = problem.spec.n;
+  for (size_t r = 0; r + 1 < splits.size(); ++r) {
+    if (split == Split::columns)
+      kernel.gemm()(problem.a.data(), b.data(), c.data(), scratch.data(), splits[r], splits[r + 1], 0, m);
+    else
+      kernel.gemm()(problem.a.data(), b.data(), c.data(), scratch.data(), 0, n, splits[r], splits[r + 1]);
+  }
   return c;
 }
 
@@ -344,7 +344,7 @@ TEST_CASE("gemm: threads on disjoint column ranges, each with its own scratch, m
   }
 }
 
-TEST_CASE("gemm: ranges of rows, aligned to the tile or not, in any order, give bitwise what one call gives") {
+TEST_CASE("gemm: ranges of rows, aligned to the tile or not, give bitwise what one call gives") {
   // Tall products with few columns (a weight gradient dW = dz^T x) split their rows among threads:
   // each call then packs only its rows of A. Random cuts, unaligned on purpose, edge rows and
   // several M blocks (1100 rows at kc = 100: two blocks of 552 and 548) included.
@@ -364,10 +364,10 @@ TEST_CASE("gemm: ranges of rows, aligned to the tile or not, in any order, give 
       std::vector<int64_t> splits = {0, spec.m};
       for (int i = 0; i < 1 + trial % 4; ++i) splits.push_back(std::uniform_int_distribution<int64_t>(0, spec.m)(random));
       std::sort(splits.begin(), splits.end());
-      CHECK(std::memcmp(run_rows(*kernel, problem, b, splits).data(), whole.data(), whole.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(run(*kernel, problem, b, splits, Split::rows).data(), whole.data(), whole.size() * sizeof(float)) == 0);
       // One range alone writes only its rows.
       const int64_t lo = splits[1], hi = splits[splits.size() - 2];
-      const std::vector<float> one = run_rows(*kernel, problem, b, {lo, hi});
+      const std::vector<float> one = run(*kernel, problem, b, {lo, hi}, Split::rows);
       for (int64_t i = 0; i < spec.m; ++i)
         for (int64_t j = 0; j < spec.c_row_stride; ++j) {
           const size_t at = static_cast<size_t>(i * spec.c_row_stride + j);
