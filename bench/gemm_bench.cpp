@@ -145,6 +145,7 @@ struct Shape {
   Transpose a, b;
   GemmB form;
   bool padded = true;
+  int64_t threads = 1;  // > 1: one thread's share, the first n / threads columns (as a network's threads split N)
 };
 
 struct Result {
@@ -172,9 +173,10 @@ Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& ti
     kernel->pack()(b.get(), packed->get(), 0, shape.n);
     b_operand = packed->get();
   }
-  const double flops = 2.0 * shape.m * shape.n * shape.k;
+  const int64_t n_end = shape.n / shape.threads;
+  const double flops = 2.0 * shape.m * n_end * shape.k;
   const Timing timing = time_per_call(
-      [&] { kernel->gemm()(a.get(), b_operand, c.get(), scratch.get(), 0, shape.n, 0, shape.m); }, flops, budget);
+      [&] { kernel->gemm()(a.get(), b_operand, c.get(), scratch.get(), 0, n_end, 0, shape.m); }, flops, budget);
   Result result;
   result.seconds = timing.seconds;
   result.gflops = flops / timing.seconds / 1e9;
@@ -242,8 +244,19 @@ int main(int argc, char** argv) {
       {"batch 1, half the columns", 1, 512, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
       {"step, batch 4", 4, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked},
       {"weight grad dz^T.x", 1024, 256, 1600, Transpose::yes, Transpose::no, GemmB::strided},
+      {"weight grad H=512 dz^T.x", 2048, 512, 6400, Transpose::yes, Transpose::no, GemmB::strided},
       {"data grad dz.W, W strided", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::strided},
       {"data grad dz.W, W prepacked", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked},
+      {"input grad dz.W, all rows", 1600, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked},
+      {"input grad, 1 of 2 threads", 800, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked},
+      {"input grad H=512, all rows", 6400, 512, 2048, Transpose::no, Transpose::no, GemmB::prepacked},
+      {"data grad (B=64, H=512)", 64, 512, 2048, Transpose::no, Transpose::no, GemmB::prepacked},
+      {"data grad (B=64, H=512), 1 of 2", 64, 512, 2048, Transpose::no, Transpose::no, GemmB::prepacked, true, 2},
+      {"data grad (B=50, H=128)", 50, 128, 512, Transpose::no, Transpose::no, GemmB::prepacked},
+      {"step (B=32), 1 of 2 threads", 32, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked, true, 2},
+      {"data grad (B=32), 1 of 2 threads", 32, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked, true, 2},
+      {"step (B=50), 1 of 2 threads", 50, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked, true, 2},
+      {"data grad (B=50), 1 of 2 threads", 50, 256, 1024, Transpose::no, Transpose::no, GemmB::prepacked, true, 2},
   };
   std::printf("register tile %lldx%lld (%lld-float vectors, %lld vector registers)\n", static_cast<long long>(tile.rows),
               static_cast<long long>(tile.vector_floats * tile.vectors), static_cast<long long>(tile.vector_floats),

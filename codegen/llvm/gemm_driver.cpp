@@ -5,8 +5,10 @@
 //   for each block of panels (strided B: pack it into scratch)        q0..q1, nc_panels at a time
 //     for each K block                                                p0..p0+kc, balanced
 //       for each block of rows of A in [m_begin, m_end): pack it      row0..row0+mc
+//         (plan.a_in_place: pack only its edge rows)
 //         for each group of panels                                    q, edge_panels at a time
 //           for each panel of the group, each full tile of rows:      kernel_<mr>x<nr>
+//             (plan.a_in_place: kernel_<mr>x<nr>_a_in_place or _at_in_place, reading A itself)
 //           the edge rows (m % mr) over the whole group:              kernel_<edge>x<group·nr>
 //
 // The edge kernel depends on the number of edge rows and of panels left in the group, both known
@@ -54,7 +56,7 @@ std::vector<Value*> load_shape(llvm::IRBuilder<>& b, Value* shape) {
   static const char* const names[shape_fields] = {
       "m", "n", "k", "a_row_stride", "a_col_stride", "b_row_stride", "b_col_stride", "c_row_stride", "prepacked",
       "accumulate", "kc", "k_blocks", "kc_last", "mc", "m_blocks", "mc_last", "edge_rows", "edge_panels",
-      "edge_k_split", "panels", "nc_panels", "scratch_a_floats"};
+      "edge_k_split", "panels", "nc_panels", "scratch_a_floats", "a_in_place"};
   std::vector<Value*> fields;
   for (unsigned i = 0; i < shape_fields; ++i)
     fields.push_back(b.CreateAlignedLoad(b.getInt64Ty(), b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), shape, i),
@@ -91,6 +93,8 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
 
   // The kernels: full tiles, and for each edge row count its panel groups and its K-split form.
   Function* tile_kernel = kernel_function(module, tile, mr, 1, 1);
+  Function* tile_kernel_a_in_place = kernel_function(module, tile, mr, 1, 1, KernelA::in_place);
+  Function* tile_kernel_at_in_place = kernel_function(module, tile, mr, 1, 1, KernelA::in_place_transposed);
   int64_t max_group = 1;
   for (int64_t rows = 1; rows < mr; ++rows) max_group = std::max(max_group, gemm_edge_panels(tile, rows));
   llvm::Constant* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(context, 0));
@@ -117,6 +121,8 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
   Value* m_begin = x.max(f->getArg(7), x.i64(0), "m_begin.clamped");
   Value* m_end = x.min(f->getArg(8), s[shape_m], "m_end.clamped");
   Value* prepacked = ir.CreateICmpNE(s[shape_prepacked], x.i64(0), "is_prepacked");
+  Value* a_in_place = ir.CreateICmpNE(s[shape_a_in_place], x.i64(0), "a_in_place");
+  Value* a_rows_contiguous = ir.CreateICmpEQ(s[shape_a_col_stride], x.i64(1), "a_rows_contiguous");
   Value* a_packed = scratch;
   Value* b_scratch = x.at(scratch, s[shape_scratch_a_floats], "b_scratch");
   Value* c_row_stride = s[shape_c_row_stride];
@@ -156,17 +162,21 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
           Value* rows = ir.CreateSub(row_end, row0, "rows");
           Value* full_tiles = ir.CreateUDiv(rows, x.i64(mr), "full_tiles");
           Value* edge_rows = ir.CreateURem(rows, x.i64(mr), "edge_rows");
-          Value* a_block = x.at(a, x.add(x.mul(row0, s[shape_a_row_stride]), x.mul(p0, s[shape_a_col_stride])), "a_block");
-          ir.CreateCall(pack_a, {a_block, a_packed, full_tiles, edge_rows, kc, s[shape_a_row_stride],
-                                 s[shape_a_col_stride]});
+          Value* a_row_stride = s[shape_a_row_stride];
+          Value* a_block = x.at(a, x.add(x.mul(row0, a_row_stride), x.mul(p0, s[shape_a_col_stride])), "a_block");
+          // Packed A: every tile of the block. A read in place: only the edge rows are packed.
+          Value* packed_tiles = ir.CreateSelect(a_in_place, x.i64(0), full_tiles, "packed_tiles");
+          Value* pack_from = x.at(a_block, x.mul(x.mul(ir.CreateSub(full_tiles, packed_tiles), mr), a_row_stride), "a_pack_from");
+          ir.CreateCall(pack_a, {pack_from, a_packed, packed_tiles, edge_rows, kc, a_row_stride, s[shape_a_col_stride]});
           // One kernel call over `panels` panels from q: its B, its C tile and its column window.
-          auto call = [&](llvm::FunctionCallee kernel, Value* a_panel, Value* c_rows, Value* q, Value* panels) {
+          auto call = [&](llvm::FunctionCallee kernel, Value* a_panel, Value* a_stride, Value* c_rows, Value* q,
+                          Value* panels) {
             Value* b_panel = x.at(b_base, ir.CreateMul(ir.CreateSub(q, b_first_panel), panel_stride), "b_panel");
             Value* column0 = x.mul(q, nr, "column0");
             Value* col_lo = x.max(ir.CreateSub(n_begin, column0), x.i64(0), "col_lo");
             Value* col_hi = x.min(ir.CreateSub(n_end, column0), x.mul(panels, nr), "col_hi");
-            ir.CreateCall(kernel, {a_panel, b_panel, panel_stride, x.at(c_rows, column0, "c_tile"), c_row_stride, kc,
-                                   overwrite, col_lo, col_hi});
+            ir.CreateCall(kernel, {a_panel, a_stride, b_panel, panel_stride, x.at(c_rows, column0, "c_tile"),
+                                   c_row_stride, kc, overwrite, col_lo, col_hi});
           };
           // Edge kernels exist for up to edge_panels(rows) panels; a row range that cuts a tile
           // leaves other edge rows than the plan's, which go one panel at a time.
@@ -176,14 +186,23 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
             Value* group_end = x.min(x.add(q, group), q1, "panel_group.end");
             emit_loop(ir, "panel", q, group_end, 1, [&](Value* panel) {
               emit_loop(ir, "tile", x.i64(0), full_tiles, 1, [&](Value* t) {
-                Value* a_panel = x.at(a_packed, ir.CreateMul(x.mul(t, mr), kc), "a_panel");
                 Value* c_rows = x.at(c, x.mul(x.add(row0, x.mul(t, mr)), c_row_stride), "c_rows");
-                call(tile_kernel, a_panel, c_rows, panel, x.i64(1));
+                emit_if(ir, a_in_place, "a_in_place", [&] {
+                  Value* a_rows = x.at(a_block, x.mul(x.mul(t, mr), a_row_stride), "a_rows");
+                  emit_if(ir, a_rows_contiguous, "a_rows_contiguous", [&] {
+                    call(tile_kernel_a_in_place, a_rows, a_row_stride, c_rows, panel, x.i64(1));
+                  }, [&] {
+                    call(tile_kernel_at_in_place, a_rows, s[shape_a_col_stride], c_rows, panel, x.i64(1));
+                  });
+                }, [&] {
+                  call(tile_kernel, x.at(a_packed, ir.CreateMul(x.mul(t, mr), kc), "a_panel"), a_row_stride, c_rows,
+                       panel, x.i64(1));
+                });
               });
             });
             emit_if(ir, ir.CreateICmpSGT(edge_rows, x.i64(0)), "edge_rows", [&] {
               Value* edge_row = x.add(row0, x.mul(full_tiles, mr), "edge_row");
-              Value* a_edge = x.at(a_packed, ir.CreateMul(x.mul(full_tiles, mr), kc), "a_edge_panel");
+              Value* a_edge = x.at(a_packed, ir.CreateMul(x.mul(packed_tiles, mr), kc), "a_edge_panel");
               Value* c_edge = x.at(c, x.mul(edge_row, c_row_stride), "c_edge_rows");
               Value* panels_left = ir.CreateSub(group_end, q, "panels_left");
               Value* by_panel_count =
@@ -192,7 +211,7 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
               Value* slot = ir.CreateSelect(ir.CreateICmpSGT(s[shape_edge_k_split], x.i64(1)), by_row_count,
                                             by_panel_count, "edge_kernel.slot");
               Value* kernel = ir.CreateAlignedLoad(ptr, slot, llvm::Align(8), "edge_kernel");
-              call(llvm::FunctionCallee(kernel_type, kernel), a_edge, c_edge, q, panels_left);
+              call(llvm::FunctionCallee(kernel_type, kernel), a_edge, a_row_stride, c_edge, q, panels_left);
             });
           });
         });

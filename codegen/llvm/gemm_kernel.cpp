@@ -37,8 +37,8 @@ constexpr int64_t unroll_k = 4;  // k steps per iteration of the micro-kernel's 
 
 class KernelEmitter {
  public:
-  KernelEmitter(llvm::Module& module, const GemmTile& tile)
-      : module_(module), context_(module.getContext()), tile_(tile), builder_(context_) {
+  KernelEmitter(llvm::Module& module, const GemmTile& tile, KernelA a_form)
+      : module_(module), context_(module.getContext()), tile_(tile), a_form_(a_form), builder_(context_) {
     f32_ = llvm::Type::getFloatTy(context_);
     i64_ = llvm::Type::getInt64Ty(context_);
     ptr_ = llvm::PointerType::get(context_, 0);
@@ -50,8 +50,8 @@ class KernelEmitter {
   Function* emit(const std::string& name, int64_t rows, int64_t panels, int64_t k_split);
 
  private:
-  void emit_k_step(Value* k, int64_t rows, int64_t vectors, Value* a_panel, const std::vector<Value*>& b_panels,
-                   Value** acc, const std::string& acc_name);
+  void emit_k_step(Value* k, int64_t rows, int64_t vectors, Value* a_panel, Value* a_stride,
+                   const std::vector<Value*>& b_panels, Value** acc, const std::string& acc_name);
   void emit_tile_store(int64_t rows, int64_t vectors, Value* c, Value* c_row_stride, Value* overwrite, Value* col_lo,
                        Value* col_hi, const std::vector<Value*>& acc);
 
@@ -74,6 +74,7 @@ class KernelEmitter {
   llvm::Module& module_;
   llvm::LLVMContext& context_;
   GemmTile tile_;
+  KernelA a_form_;
   llvm::IRBuilder<> builder_;
   llvm::Type *f32_, *i64_, *ptr_;
   unsigned lanes_;
@@ -81,9 +82,9 @@ class KernelEmitter {
   int64_t nr_;
 };
 
-// One k step: rows broadcasts of packed A (a_panel[k·rows + r]) times the vectors of B (panel p,
-// vector w at b_panels[p][k·nr + lanes·w]), fused into the accumulators.
-void KernelEmitter::emit_k_step(Value* k, int64_t rows, int64_t vectors, Value* a_panel,
+// One k step: rows broadcasts of A times the vectors of B (panel p, vector w at
+// b_panels[p][k·nr + lanes·w]), fused into the accumulators.
+void KernelEmitter::emit_k_step(Value* k, int64_t rows, int64_t vectors, Value* a_panel, Value* a_stride,
                                 const std::vector<Value*>& b_panels, Value** acc, const std::string& acc_name) {
   Function* fma = llvm::Intrinsic::getDeclaration(&module_, llvm::Intrinsic::fma, {vector_});
   const int64_t per_panel = tile_.vectors;
@@ -93,9 +94,14 @@ void KernelEmitter::emit_k_step(Value* k, int64_t rows, int64_t vectors, Value* 
     Value* address = at(b_panels[static_cast<size_t>(v / per_panel)], add(b_row, i64(lanes_ * (v % per_panel))));
     b[static_cast<size_t>(v)] = builder_.CreateAlignedLoad(vector_, address, llvm::Align(4), "b" + std::to_string(v));
   }
-  Value* a_row = mul(k, rows);
+  // A's rows at k: packed k·rows + r; in place r·a_stride + k (rows of A) or k·a_stride + r (Aᵀ).
+  Value* a_row = a_form_ == KernelA::packed ? mul(k, rows)
+                 : a_form_ == KernelA::in_place ? k
+                                                : builder_.CreateMul(k, a_stride, "", true, true);
   for (int64_t r = 0; r < rows; ++r) {
-    Value* a = builder_.CreateAlignedLoad(f32_, at(a_panel, add(a_row, i64(r))), llvm::Align(4), "a" + std::to_string(r));
+    Value* a_offset = a_form_ == KernelA::in_place ? add(builder_.CreateMul(a_stride, i64(r), "", true, true), a_row)
+                                                   : add(a_row, i64(r));
+    Value* a = builder_.CreateAlignedLoad(f32_, at(a_panel, a_offset), llvm::Align(4), "a" + std::to_string(r));
     Value* splat = builder_.CreateVectorSplat(lanes_, a, "a" + std::to_string(r) + ".splat");
     for (int64_t v = 0; v < vectors; ++v) {
       Value*& slot = acc[r * vectors + v];
@@ -158,16 +164,18 @@ void KernelEmitter::emit_tile_store(int64_t rows, int64_t vectors, Value* c, Val
 // more independent fma chains for a tile too small to hide the fma latency, in an order fixed by kc.
 Function* KernelEmitter::emit(const std::string& name, int64_t rows, int64_t panels, int64_t k_split) {
   const int64_t vectors = panels * tile_.vectors;
-  Function* f = new_void_function(module_, name, {ptr_, ptr_, i64_, ptr_, i64_, i64_, builder_.getInt1Ty(), i64_, i64_},
-                                  {"a_panel", "b_panel", "b_panel_stride", "c", "c_row_stride", "kc", "overwrite",
-                                   "col_lo", "col_hi"},
+  Function* f = new_void_function(module_, name,
+                                  {ptr_, i64_, ptr_, i64_, ptr_, i64_, i64_, builder_.getInt1Ty(), i64_, i64_},
+                                  {"a_panel", "a_stride", "b_panel", "b_panel_stride", "c", "c_row_stride", "kc",
+                                   "overwrite", "col_lo", "col_hi"},
                                   true);
   f->getArg(0)->addAttr(llvm::Attribute::ReadOnly);
-  f->getArg(1)->addAttr(llvm::Attribute::ReadOnly);
+  f->getArg(2)->addAttr(llvm::Attribute::ReadOnly);
   allow_vector_width(f, tile_);
   auto arg = [&](unsigned i) { return f->getArg(i); };
-  Value *a_panel = arg(0), *b_panel = arg(1), *b_panel_stride = arg(2), *c = arg(3), *c_row_stride = arg(4),
-        *kc = arg(5), *overwrite = arg(6), *col_lo = arg(7), *col_hi = arg(8);
+  Value *a_panel = arg(0), *b_panel = arg(2), *b_panel_stride = arg(3), *c = arg(4), *c_row_stride = arg(5),
+        *kc = arg(6), *overwrite = arg(7), *col_lo = arg(8), *col_hi = arg(9);
+  Value* a_stride = arg(1);  // packed kernels ignore it
   const int64_t unroll = k_split >= unroll_k ? k_split : k_split * (unroll_k / k_split);
 
   BasicBlock* entry = BasicBlock::Create(context_, "entry", f);
@@ -216,8 +224,8 @@ Function* KernelEmitter::emit(const std::string& name, int64_t rows, int64_t pan
   std::vector<Value*> acc(loop_acc.begin(), loop_acc.end());
   for (int64_t u = 0; u < unroll; ++u) {
     const int64_t set = u % k_split;
-    emit_k_step(add(k, i64(u)), rows, vectors, a_panel, b_panels, &acc[static_cast<size_t>(set * per_set)],
-                set_name(set));
+    emit_k_step(add(k, i64(u)), rows, vectors, a_panel, a_stride, b_panels,
+                &acc[static_cast<size_t>(set * per_set)], set_name(set));
   }
   Value* k_next = builder_.CreateAdd(k, i64(unroll), "k.next", true, true);
   k->addIncoming(k_next, loop);
@@ -239,7 +247,7 @@ Function* KernelEmitter::emit(const std::string& name, int64_t rows, int64_t pan
   k_tail->addIncoming(k_tail_begin, tail_check);
   std::vector<PHINode*> tail_acc = acc_phis(".tail", tail_check, {check_acc.begin(), check_acc.end()});
   acc.assign(tail_acc.begin(), tail_acc.end());
-  emit_k_step(k_tail, rows, vectors, a_panel, b_panels, acc.data(), set_name(0));
+  emit_k_step(k_tail, rows, vectors, a_panel, a_stride, b_panels, acc.data(), set_name(0));
   Value* k_tail_next = builder_.CreateAdd(k_tail, i64(1), "k.tail.next", true, true);
   k_tail->addIncoming(k_tail_next, tail);
   for (size_t i = 0; i < count; ++i) tail_acc[i]->addIncoming(acc[i], tail);
@@ -269,12 +277,16 @@ Function* KernelEmitter::emit(const std::string& name, int64_t rows, int64_t pan
 
 }  // namespace
 
-Function* kernel_function(llvm::Module& module, const GemmTile& tile, int64_t rows, int64_t panels, int64_t k_split) {
+Function* kernel_function(llvm::Module& module, const GemmTile& tile, int64_t rows, int64_t panels, int64_t k_split,
+                          KernelA a_form) {
   const int64_t columns = panels * tile.vectors * tile.vector_floats;
   const std::string name = library_internal_name(
-      tile, "kernel_" + std::to_string(rows) + "x" + std::to_string(columns) + (k_split > 1 ? "_k" + std::to_string(k_split) : ""));
+      tile, "kernel_" + std::to_string(rows) + "x" + std::to_string(columns) +
+                (k_split > 1 ? "_k" + std::to_string(k_split) : "") + (a_form == KernelA::in_place              ? "_a_in_place"
+                 : a_form == KernelA::in_place_transposed ? "_at_in_place"
+                                                          : ""));
   if (Function* existing = module.getFunction(name)) return existing;
-  return KernelEmitter(module, tile).emit(name, rows, panels, k_split);
+  return KernelEmitter(module, tile, a_form).emit(name, rows, panels, k_split);
 }
 
 }  // namespace cellforge::llvm_backend::gemm_detail

@@ -28,6 +28,7 @@ enum GemmShapeField : unsigned {
   shape_prepacked, shape_accumulate,
   shape_kc, shape_k_blocks, shape_kc_last, shape_mc, shape_m_blocks, shape_mc_last,
   shape_edge_rows, shape_edge_panels, shape_edge_k_split, shape_panels, shape_nc_panels, shape_scratch_a_floats,
+  shape_a_in_place,
   shape_fields  // the count
 };
 
@@ -38,15 +39,22 @@ inline std::array<int64_t, shape_fields> gemm_shape(const GemmSpec& spec) {
           spec.a_row_stride, spec.a_col_stride, spec.b_row_stride, spec.b_col_stride, spec.c_row_stride,
           spec.b == GemmB::prepacked ? 1 : 0, spec.accumulate ? 1 : 0,
           plan.kc, plan.k_blocks, plan.kc_last, plan.mc, plan.m_blocks, plan.mc_last,
-          plan.edge_rows, plan.edge_panels, plan.edge_k_split, plan.panels, plan.nc_panels, plan.scratch_a_floats};
+          plan.edge_rows, plan.edge_panels, plan.edge_k_split, plan.panels, plan.nc_panels, plan.scratch_a_floats,
+          plan.a_in_place ? 1 : 0};
 }
+
+/// Where a kernel reads A: from the packed panel (a_panel[k·rows + r]), or in place (see
+/// GemmPlan::a_in_place) from rows of A (a_panel[r·a_stride + k]) or from rows of Aᵀ
+/// (a_panel[k·a_stride + r]).
+enum class KernelA { packed, in_place, in_place_transposed };
 
 /// The micro-kernel of `tile` for `rows` rows over `panels` consecutive B panels, with `k_split`
 /// accumulator sets (gemm_kernel.cpp), emitted into the library module if absent:
-///   kernel(a_panel, b_panel, b_panel_stride, c, c_row_stride, kc, overwrite, col_lo, col_hi)
-/// All kernels of a library share this signature, so the driver can pick edge kernels from a table.
+///   kernel(a_panel, a_stride, b_panel, b_panel_stride, c, c_row_stride, kc, overwrite, col_lo, col_hi)
+/// All kernels of a library share this signature, so the driver can pick edge kernels from a table;
+/// a_stride is read only by the in-place forms.
 llvm::Function* kernel_function(llvm::Module& module, const GemmTile& tile, int64_t rows, int64_t panels,
-                                int64_t k_split);
+                                int64_t k_split, KernelA a_form = KernelA::packed);
 
 /// The library's entry points (gemm_driver.cpp):
 ///   gemm(shape, a, b, c, scratch, n_begin, n_end, m_begin, m_end)   the blocking loops (gemm_driver.cpp)

@@ -217,6 +217,38 @@ TEST_CASE("gemm: general strides (A with both strides > 1, B with column stride 
   check_spec(spec, 4001u);
 }
 
+TEST_CASE("gemm: A read in place (rows of A or of Aᵀ) gives bitwise what packed A gives") {
+  using cellforge::llvm_backend::plan_gemm;
+  for (const Transpose ta : {Transpose::no, Transpose::yes}) {
+    for (const int64_t m : {int64_t{8}, int64_t{29}, int64_t{100}}) {
+      // In place: full tiles read A where it is (unit stride along k, or along the rows for Aᵀ).
+      const GemmSpec in_place = make(m, 70, 300, ta, Transpose::no, GemmB::prepacked, true, 16);
+      INFO(cellforge::llvm_backend::gemm_key(in_place));
+      CHECK(plan_gemm(in_place).a_in_place);
+      // The same A with its unit stride doubled (every other float): packed, the general path.
+      GemmSpec packed = in_place;
+      (ta == Transpose::no ? packed.a_col_stride : packed.a_row_stride) = 2;
+      (ta == Transpose::no ? packed.a_row_stride : packed.a_col_stride) *= 2;
+      CHECK_FALSE(plan_gemm(packed).a_in_place);
+      auto in_place_kernel = GemmKernel::compile(in_place, test_options());
+      auto packed_kernel = GemmKernel::compile(packed, test_options());
+      Problem in_place_problem(in_place, 4100u), packed_problem(packed, 4100u);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < in_place.k; ++p)
+          packed_problem.a[static_cast<size_t>(i * packed.a_row_stride + p * packed.a_col_stride)] =
+              in_place_problem.op_a(i, p);
+      packed_problem.b = in_place_problem.b;
+      packed_problem.c_initial = in_place_problem.c_initial;
+      const std::vector<float> c = run(*in_place_kernel, in_place_problem, b_operand(*in_place_kernel, in_place_problem),
+                                       {0, in_place.n});
+      check_against_reference(in_place_problem, c);
+      CHECK(c == run(*packed_kernel, packed_problem, b_operand(*packed_kernel, packed_problem), {0, packed.n}));
+    }
+  }
+  // Fewer rows than a tile (a matrix-vector product): packed, K-split kernels.
+  CHECK_FALSE(plan_gemm(make(3, 70, 300, Transpose::no, Transpose::no, GemmB::prepacked, false, 0)).a_in_place);
+}
+
 TEST_CASE("gemm: several K, M and N blocks") {
   // plan_gemm gives K = 520 three balanced K blocks with the AVX2 tile (five with AVX-512's wider
   // panels) and M = 400 (700) two blocks of rows; strided B with N = 3100 needs two packed blocks
@@ -428,14 +460,18 @@ TEST_CASE("gemm: the library's IR reads like the algorithm, and its kernels use 
     const std::string tile_kernel = "gemm_" + cellforge::llvm_backend::gemm_tile_name(tile) + ".kernel_" +
                                     std::to_string(tile.rows) + "x" + std::to_string(tile.vectors * tile.vector_floats);
     CHECK(ir.find("@" + tile_kernel + "(") != std::string::npos);
-    // The assembly of the full-tile kernel: fma on ymm or zmm registers, no spill in it.
+    // The assembly of the full-tile kernels (A packed, read in place from rows of A or of Aᵀ): fma
+    // on ymm or zmm registers, no spill in them.
     const std::string assembly = cellforge::jit::emit_gemm_library(tile, cellforge::jit::Stage::assembly);
-    const size_t begin = assembly.find("\n" + tile_kernel + ":");
-    REQUIRE(begin != std::string::npos);
-    const std::string kernel = assembly.substr(begin, assembly.find(".Lfunc_end", begin) - begin);
-    CHECK(kernel.find(tile.vector_floats == 16 ? "vfmadd231ps\t%zmm" : "vfmadd231ps\t%ymm") != std::string::npos);
-    CHECK(kernel.find("Spill") == std::string::npos);
-    CHECK(kernel.find("Reload") == std::string::npos);
+    for (const std::string& name : {tile_kernel, tile_kernel + "_a_in_place", tile_kernel + "_at_in_place"}) {
+      INFO(name);
+      const size_t begin = assembly.find("\n" + name + ":");
+      REQUIRE(begin != std::string::npos);
+      const std::string kernel = assembly.substr(begin, assembly.find(".Lfunc_end", begin) - begin);
+      CHECK(kernel.find(tile.vector_floats == 16 ? "vfmadd231ps\t%zmm" : "vfmadd231ps\t%ymm") != std::string::npos);
+      CHECK(kernel.find("Spill") == std::string::npos);
+      CHECK(kernel.find("Reload") == std::string::npos);
+    }
   }
 }
 
