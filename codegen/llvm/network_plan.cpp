@@ -30,8 +30,16 @@ int64_t Workspace::allocate(int64_t floats) {
   return offset;
 }
 
+int64_t padded_row_stride(int64_t width) { return width % 256 == 0 ? width + 16 : width; }
+
 Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width) {
-  return {kWorkspace, ws.allocate(steps * batch * width), width, batch * width, 0};
+  const int64_t row = padded_row_stride(width);
+  return {kWorkspace, ws.allocate(steps * batch * row), row, batch * row, 0};
+}
+
+Location step_block(Workspace& ws, int64_t batch, int64_t width) {
+  const int64_t row = padded_row_stride(width);
+  return {kWorkspace, ws.allocate(batch * row), row, 0, 0};
 }
 
 namespace {
@@ -139,7 +147,7 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
           return false;
         };
         bool read_later = read_after_loop(id) || kept(id);
-        plan.location[id] = read_later ? sequence(ws, steps, batch, w) : Location{kWorkspace, ws.allocate(batch * w), w, 0, 0};
+        plan.location[id] = read_later ? sequence(ws, steps, batch, w) : step_block(ws, batch, w);
         break;
       }
     }

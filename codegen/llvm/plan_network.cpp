@@ -162,10 +162,12 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
   p.input_width = spec.sizes.input;
   p.output_width = output_length[static_cast<size_t>(L - 1)] * spec.directions(L - 1);
   // Inputs the caller's call fills: the step mask, and the dropout masks of layers above the first.
-  if (spec.variable_lengths) p.step_mask = sequence(ws, T, B, 1);
+  // They are dense [T][B][width] (the caller's fill numbers their elements in that order).
+  auto dense = [&](int64_t width) { return Location{kWorkspace, ws.allocate(T * B * width), width, B * width, 0}; };
+  if (spec.variable_lengths) p.step_mask = dense(1);
   p.dropout_masks.assign(static_cast<size_t>(L), Location{});
   for (int64_t l = 1; l < L && spec.dropout > 0; ++l)
-    p.dropout_masks[static_cast<size_t>(l)] = sequence(ws, T, B, bindings[static_cast<size_t>(l)].at("X"));
+    p.dropout_masks[static_cast<size_t>(l)] = dense(bindings[static_cast<size_t>(l)].at("X"));
   // Saved values: one sequence per `save` result of each unit's forward schedule.
   std::vector<std::map<std::string, Location>> saved(U);
   for (size_t u = 0; u < U; ++u) {

@@ -22,8 +22,17 @@ class Workspace {
   int64_t size_ = 0;
 };
 
-/// A [steps][batch][width] sequence in the workspace.
+/// The row stride of a workspace buffer of rows `width` floats wide: a multiple of 256 floats gets
+/// one cache line more, so that the rows a GEMM tile reads or writes together (8 rows of A and C)
+/// do not fall into the same cache sets (rows of 1024 floats are 4 KiB apart: every one maps to the
+/// same L1 set). Measured on the LSTM's per-step products, see gemm_spec.hpp and docs/design.md.
+int64_t padded_row_stride(int64_t width);
+
+/// A [steps][batch][width] sequence in the workspace, rows padded_row_stride(width) apart.
 Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width);
+
+/// A [batch][width] block in the workspace (one step's value), rows padded_row_stride(width) apart.
+Location step_block(Workspace& ws, int64_t batch, int64_t width);
 
 /// Where a result goes; `add`: added into a buffer another unit writes first.
 struct ResultTarget {

@@ -57,3 +57,20 @@ TEST_CASE("differential: zoo cells on two threads") {
     check_cell(name, sizes, 7, 2);
   }
 }
+
+// Widths that are multiples of 256 floats: the workspace rows of such values are padded by a cache
+// line (padded_row_stride), so every value, slice and product of the step reads and writes rows
+// 272 or 1040 floats apart while the caller's buffers stay dense; 11 rows leave edge rows that the
+// GEMM packs while the full tiles read A in place.
+TEST_CASE("differential: rows of 256 and 1024 floats (padded in the workspace) vs reference") {
+  for (const char* name : {"lstm", "gru", "layernorm_lstm"})
+    for (int threads : {1, 2}) {
+      ir::NetworkSizes sizes;
+      sizes.input = 256;
+      sizes.hidden = 256;
+      sizes.batch = 11;
+      sizes.unroll = 4;
+      sizes.layers = 2;
+      check_cell(name, sizes, 300, threads);
+    }
+}
