@@ -60,7 +60,8 @@ std::vector<ForgetBias> find_forget_biases(const ModelSpec& spec) {
 
 std::vector<ForgetBias> initialize(Network& network, Rng& rng, const InitOptions& options) {
   if (!(options.scale >= 0) || !std::isfinite(options.scale))
-    user_error("the initialization scale must be a finite number >= 0, got ", options.scale);
+    user_error("the initialization scale (--init-scale) must be a finite number >= 0, got ", options.scale,
+               "; for example --init-scale 0.08 (char-rnn's uniform(-0.08, 0.08))");
   std::vector<ParameterView> params = network.parameters();
   for (ParameterView& p : params)
     for (float& v : p.value) v = static_cast<float>(rng.uniform(-options.scale, options.scale));

@@ -9,8 +9,9 @@ namespace cellforge::train {
 
 namespace {
 
-void require(bool ok, const char* what, double value, const char* rule) {
-  if (!ok) user_error(what, " must be ", rule, ", got ", value);
+// A setting out of range: names it, its command-line option, the rule, the value and a fix.
+void require(bool ok, const char* what, const char* option, double value, const char* rule, const char* example) {
+  if (!ok) user_error(what, " (", option, ") must be ", rule, ", got ", value, "; for example ", option, " ", example);
 }
 
 std::string element(const ParameterView& p, size_t i) {
@@ -36,13 +37,16 @@ OptimizerKind optimizer_from_name(const std::string& name) {
 }
 
 void OptimizerConfig::check() const {
-  require(std::isfinite(learning_rate) && learning_rate >= 0, "the learning rate", learning_rate, "a finite number >= 0");
-  require(std::isfinite(momentum) && momentum >= 0 && momentum < 1, "momentum", momentum, "in [0, 1)");
-  require(std::isfinite(beta1) && beta1 >= 0 && beta1 < 1, "Adam's beta1", beta1, "in [0, 1)");
-  require(std::isfinite(beta2) && beta2 >= 0 && beta2 < 1, "Adam's beta2", beta2, "in [0, 1)");
-  require(std::isfinite(alpha) && alpha >= 0 && alpha < 1, "RMSprop's decay (alpha)", alpha, "in [0, 1)");
-  require(std::isfinite(epsilon) && epsilon > 0, "epsilon", epsilon, "a positive finite number");
-  require(std::isfinite(weight_decay) && weight_decay >= 0, "weight decay", weight_decay, "a finite number >= 0");
+  require(std::isfinite(learning_rate) && learning_rate >= 0, "the learning rate", "--lr", learning_rate, "a finite number >= 0",
+          "0.002");
+  require(std::isfinite(momentum) && momentum >= 0 && momentum < 1, "momentum", "--momentum", momentum, "in [0, 1)", "0.9");
+  require(std::isfinite(beta1) && beta1 >= 0 && beta1 < 1, "Adam's beta1", "--beta1", beta1, "in [0, 1)", "0.9");
+  require(std::isfinite(beta2) && beta2 >= 0 && beta2 < 1, "Adam's beta2", "--beta2", beta2, "in [0, 1)", "0.999");
+  require(std::isfinite(alpha) && alpha >= 0 && alpha < 1, "RMSprop's decay alpha", "--decay", alpha, "in [0, 1)",
+          "0.95");
+  require(std::isfinite(epsilon) && epsilon > 0, "epsilon", "--eps", epsilon, "a positive finite number", "1e-8");
+  require(std::isfinite(weight_decay) && weight_decay >= 0, "weight decay", "--weight-decay", weight_decay, "a finite number >= 0",
+          "1e-4");
   if (nesterov && (kind != OptimizerKind::sgd || momentum <= 0))
     user_error("Nesterov momentum needs --optimizer sgd with --momentum > 0");
 }
@@ -53,16 +57,18 @@ double LearningRateSchedule::at(double base, int64_t iteration) const {
 }
 
 void LearningRateSchedule::check() const {
-  require(std::isfinite(decay) && decay > 0 && decay <= 1, "the learning-rate decay", decay, "in (0, 1]");
-  require(every >= 0, "the learning-rate decay interval", static_cast<double>(every), ">= 0 (0: no decay)");
-  require(after >= 0, "the learning-rate decay start", static_cast<double>(after), ">= 0");
+  require(std::isfinite(decay) && decay > 0 && decay <= 1, "the learning-rate decay", "--lr-decay", decay, "in (0, 1]", "0.97");
+  require(every >= 0, "the learning-rate decay interval", "--lr-decay-every", static_cast<double>(every),
+          ">= 0 (0: no decay)", "1000");
+  require(after >= 0, "the learning-rate decay start", "--lr-decay-after", static_cast<double>(after), ">= 0",
+          "5000");
 }
 
 void ClipConfig::check() const {
-  require(std::isfinite(max_value) && max_value >= 0, "the gradient clip value", max_value,
-          "a finite number > 0 (0 turns clipping by value off)");
-  require(std::isfinite(max_norm) && max_norm >= 0, "max_norm", max_norm,
-          "a finite number > 0 (0 turns clipping by norm off)");
+  require(std::isfinite(max_value) && max_value >= 0, "the gradient clip value", "--clip", max_value,
+          "a finite number > 0 (0 turns clipping by value off)", "5");
+  require(std::isfinite(max_norm) && max_norm >= 0, "the gradient norm limit", "--clip-norm", max_norm,
+          "a finite number > 0 (0 turns clipping by norm off)", "5");
 }
 
 Optimizer::Optimizer(const OptimizerConfig& config, const std::vector<ParameterView>& parameters) : config_(config) {

@@ -62,8 +62,10 @@ std::vector<double> Sampler::next_distribution(const std::string& text, double t
 
 std::string Sampler::sample(const SampleOptions& options) {
   if (!(options.temperature >= 0) || !std::isfinite(options.temperature))
-    user_error("the temperature must be a finite number >= 0 (0: always the most likely character), got ", options.temperature);
-  if (options.length < 0) user_error("the sample length must be >= 0, got ", options.length);
+    user_error("the temperature (--temperature) must be a finite number >= 0 (0: always the most likely character), got ",
+               options.temperature, "; for example --temperature 0.8");
+  if (options.length < 0)
+    user_error("the sample length (--length) must be >= 0, got ", options.length, "; for example --length 500");
   std::vector<int32_t> prime = vocabulary_.encode(options.prime, "the priming text");
   if (prime.empty()) prime.push_back(vocabulary_.contains('\n') ? vocabulary_.token('\n') : 0);
   Rng rng(options.seed);

@@ -86,7 +86,7 @@ probes = [
      "option --temperature needs a finite number >= 0 (0: always the most likely character), got -1"),
     (TRAIN + ["--threads", "-3"], "threads is -3; expected 0 (one per hardware thread, "),
     (TRAIN + ["--threads", "100000"], "threads is 100000; expected 0 (one per hardware thread, "),
-    (TRAIN + ["--lr", "nan"], "the learning rate must be a finite number >= 0, got nan"),
+    (TRAIN + ["--lr", "nan"], "the learning rate (--lr) must be a finite number >= 0, got nan; for example --lr 0.002"),
     (TRAIN + ["--dropout", "1"], "option --dropout needs a probability in [0, 1)"),
     # train: the cell
     (TRAIN + ["--cell", "nosuchcell"], "unknown cell 'nosuchcell'; the zoo has: rnn, "),

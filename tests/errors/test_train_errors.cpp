@@ -82,25 +82,27 @@ Checkpoint tiny_checkpoint() {
 TEST_CASE("train errors: optimizer and clipping settings out of range (#14)", "[errors][train]") {
   OptimizerConfig o;
   o.learning_rate = std::nan("");
-  CHECK_THROWS_WITH(o.check(), "the learning rate must be a finite number >= 0, got nan");
+  CHECK_THROWS_WITH(o.check(), "the learning rate (--lr) must be a finite number >= 0, got nan; for example --lr 0.002");
   o.learning_rate = -1;
-  CHECK_THROWS_WITH(o.check(), "the learning rate must be a finite number >= 0, got -1");
+  CHECK_THROWS_WITH(o.check(), "the learning rate (--lr) must be a finite number >= 0, got -1; for example --lr 0.002");
   o = {};
   o.alpha = 1;
-  CHECK_THROWS_WITH(o.check(), "RMSprop's decay (alpha) must be in [0, 1), got 1");
+  CHECK_THROWS_WITH(o.check(), "RMSprop's decay alpha (--decay) must be in [0, 1), got 1; for example --decay 0.95");
   o = {};
   o.nesterov = true;
   CHECK_THROWS_WITH(o.check(), "Nesterov momentum needs --optimizer sgd with --momentum > 0");
   o = {};
   o.epsilon = 0;
-  CHECK_THROWS_WITH(o.check(), "epsilon must be a positive finite number, got 0");
+  CHECK_THROWS_WITH(o.check(), "epsilon (--eps) must be a positive finite number, got 0; for example --eps 1e-8");
   ClipConfig clip{0, -1};
-  CHECK_THROWS_WITH(clip.check(), "max_norm must be a finite number > 0 (0 turns clipping by norm off), got -1");
+  CHECK_THROWS_WITH(clip.check(), "the gradient norm limit (--clip-norm) must be a finite number > 0 (0 turns clipping by norm off), got -1; "
+                                 "for example --clip-norm 5");
   clip = {std::nan(""), 0};
-  CHECK_THROWS_WITH(clip.check(), "the gradient clip value must be a finite number > 0 (0 turns clipping by value off), got nan");
+  CHECK_THROWS_WITH(clip.check(), "the gradient clip value (--clip) must be a finite number > 0 (0 turns clipping by value off), got nan; "
+                                 "for example --clip 5");
   LearningRateSchedule s;
   s.decay = 1.5;
-  CHECK_THROWS_WITH(s.check(), "the learning-rate decay must be in (0, 1], got 1.5");
+  CHECK_THROWS_WITH(s.check(), "the learning-rate decay (--lr-decay) must be in (0, 1], got 1.5; for example --lr-decay 0.97");
   CHECK_THROWS_WITH(optimizer_from_name("adagrad"), "unknown optimizer 'adagrad'; known: sgd, adam, rmsprop");
 }
 
@@ -130,7 +132,7 @@ TEST_CASE("train errors: models and corpora that cannot train", "[errors][train]
   Trainer t(spec, Corpus::from_text("short text", "tiny.txt"), c);
   CHECK_THROWS_WITH(t.validate(), Catch::StartsWith("there is no validation text: the last 0% of the corpus is shorter than one batch"));
   c.val_fraction = 1;
-  CHECK_THROWS_WITH(Trainer(spec, Corpus::from_text("short text", "tiny.txt"), c), "the validation fraction must be in [0, 1), got 1");
+  CHECK_THROWS_WITH(Trainer(spec, Corpus::from_text("short text", "tiny.txt"), c), "the validation fraction (--val-fraction) must be in [0, 1), got 1; for example --val-fraction 0.05 (0: no validation)");
   CHECK_THROWS_WITH(Corpus::from_file("/no/such/corpus.txt"),
                     "cannot read the corpus '/no/such/corpus.txt': no such file, or no permission to read it");
   spec.vocabulary = 5;
