@@ -67,7 +67,7 @@ int main() {
     std::printf("   and rendered it to lstm_backward.svg with Graphviz\n");
   // The lesson checks what it shows: the fused loop is vectorized and the derivative has the
   // four-gate concat.
-  const bool vectorized = ir_text.find("%c_next = fadd <") != std::string::npos;
+  const bool vectorized = lines_with(ir_text, "%c_next", 1000).find(" = fadd <") != std::string::npos;
   const bool fused_fma = assembly.find("vfmadd") != std::string::npos;
   return vectorized && fused_fma ? 0 : 1;
 }

@@ -5,7 +5,10 @@
 //
 // The work is split among threads by rows, or by rows and blocks of 64 features when there are no
 // row reductions and the rows are fewer than 8 (batch 1). Every output element is computed by exactly one
-// thread with the same instructions, so results do not depend on the number of threads.
+// thread with the same instructions, so results do not depend on the number of threads. A result
+// that lives in two places (a state that is also the output) is stored to both by the loop.
+#include <algorithm>
+
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/llvm/lowering_context.hpp"
@@ -73,6 +76,15 @@ bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes:
   return !group.shared && !splits_by_blocks(l, scan, group, rows);
 }
 
+bool group_writes_copy(const ScanPlan& scan, const passes::ScanSchedule& s, const ResultCopy& copy) {
+  const ir::Graph& g = s.graph;
+  if (is_row_reduction(g.node(copy.node).op) || g.type(copy.node).is_matrix() || g.type(copy.node).shared) return false;
+  for (const passes::FusionGroup& group : s.groups)
+    if (std::find(group.nodes.begin(), group.nodes.end(), copy.node) != group.nodes.end())
+      return !group.shared && group.cols.is_zero() && scan.width[copy.node] == group_width(scan, group);
+  return false;
+}
+
 void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, llvm::Value* step,
                 llvm::Value* rows) {
   auto& b = l.b();
@@ -95,6 +107,13 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
       vector_sum[id] = l.entry_alloca(l.vector(vector_lanes), names[id] + ".vsum");
       scalar_sum[id] = l.entry_alloca(l.f32(), names[id] + ".ssum");
     }
+
+  // Results this group also writes to their second places (instead of a copy after it).
+  std::vector<std::vector<const ResultCopy*>> copies_here(g.size());
+  for (const ResultCopy& copy : scan.copies)
+    if (group_writes_copy(scan, s, copy) &&
+        std::find(group.nodes.begin(), group.nodes.end(), copy.node) != group.nodes.end())
+      copies_here[copy.node].push_back(&copy);
 
   // One pass over features [j, j + lanes) of row r.
   auto compute = [&](llvm::Value* r, llvm::Value* j, int lanes) {
@@ -125,6 +144,12 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
       value[id] = apply(l, n.op, args, names[id]);
       if (s.materialized[id] || scan.location[id].valid())  // materialized, or kept for telemetry
         b.CreateAlignedStore(value[id], l.address(scan.location[id], step, r, j), llvm::Align(4));
+      for (const ResultCopy* copy : copies_here[id]) {  // its second places (copy.add: added into)
+        llvm::Value* target = l.address(copy->to, step, r, j);
+        llvm::Value* v = value[id];
+        if (copy->add) v = b.CreateFAdd(b.CreateAlignedLoad(type, target, llvm::Align(4)), v);
+        b.CreateAlignedStore(v, target, llvm::Align(4));
+      }
     }
   };
 

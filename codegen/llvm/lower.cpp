@@ -84,16 +84,17 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
       pending = true;
       pending_row_local = pending_row_local && assemblies_row_local;
     }
-    // Results that are two places at once: copy to the second when the value is ready. A copy of a
-    // per-row vector runs over the threads' rows as the row-split loops do, so after such loops
-    // it reads only what its own thread wrote (the LSTM's h to the layer output: no barrier).
+    // Results that are two places at once: copy to the second when the value is ready, unless its
+    // fused loop wrote both (the LSTM's h to the layer output). A copy of a per-row vector runs
+    // over the threads' rows as the row-split loops do, so after such loops it reads only what its
+    // own thread wrote.
     std::vector<const ResultCopy*> copies;
     bool copies_row_local = true;
     for (const ResultCopy& c : scan.copies) {
       bool computed_here = !s.folded[c.node] && g.node(c.node).op != Op::slice &&
                            ir::op_family(g.node(c.node).op) != ir::OpFamily::Leaf && s.phase[c.node] == phase &&
                            s.stage[c.node] == stage;
-      if (!computed_here) continue;
+      if (!computed_here || group_writes_copy(scan, s, c)) continue;
       copies.push_back(&c);
       copies_row_local = copies_row_local && !g.type(c.node).is_matrix() && !g.type(c.node).shared;
     }

@@ -83,6 +83,11 @@ class Lowering {
 /// splits rows and blocks of features (few rows, no row reductions) or one thread does it (shared).
 bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows);
 
+/// Whether the fused loop computing a result also writes it to its second place (`copy.to`), as
+/// it writes its first: a per-row vector of a group that is not shared. Such a result needs no
+/// copy after the loop (nor the barrier before one).
+bool group_writes_copy(const ScanPlan& scan, const passes::ScanSchedule& s, const ResultCopy& copy);
+
 /// The fused elementwise loop of one group, over rows [row_begin, row_end) of its phase at `step`.
 void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, llvm::Value* step,
                 llvm::Value* rows);
