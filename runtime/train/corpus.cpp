@@ -106,10 +106,14 @@ Corpus Corpus::default_corpus() {
   return from_text(std::move(text), std::string(kDefaultCorpusDir) + "/* (" + std::to_string(files.size()) + " files)");
 }
 
-TextSplit split_text(const Corpus& corpus, double val_fraction) {
+void check_val_fraction(double val_fraction) {
   if (!(val_fraction >= 0 && val_fraction < 1))
     user_error("the validation fraction (--val-fraction) must be in [0, 1), got ", val_fraction,
                "; for example --val-fraction 0.05 (0: no validation)");
+}
+
+TextSplit split_text(const Corpus& corpus, double val_fraction) {
+  check_val_fraction(val_fraction);
   const size_t n = corpus.tokens.size();
   const size_t val = static_cast<size_t>(static_cast<double>(n) * val_fraction);
   TextSplit split;

@@ -72,6 +72,9 @@ struct TextSplit {
 };
 TextSplit split_text(const Corpus& corpus, double val_fraction);
 
+/// Throws UserError unless val_fraction is in [0, 1), naming --val-fraction and a value that works.
+void check_val_fraction(double val_fraction);
+
 /// One batch: inputs and targets, [T][B] tokens each (step-major, as the network reads them).
 struct Batch {
   std::vector<int32_t> inputs;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "codegen/ir/error.hpp"
+#include "runtime/train/corpus.hpp"
 #include "runtime/train/init.hpp"
 #include "runtime/train/optimizer.hpp"
 
@@ -27,9 +28,7 @@ struct TrainConfig {
   void check() const {
     if (batch < 1) user_error("batch size must be >= 1, got ", batch, "; pass --batch N");
     if (unroll < 1) user_error("unroll length must be >= 1, got ", unroll, "; pass --unroll N");
-    if (!(val_fraction >= 0 && val_fraction < 1))
-      user_error("the validation fraction (--val-fraction) must be in [0, 1), got ", val_fraction,
-                 "; for example --val-fraction 0.05 (0: no validation)");
+    check_val_fraction(val_fraction);
     if (val_batches < 0)
       user_error("validation batches (--val-batches) must be >= 0 (0: all), got ", val_batches,
                  "; for example --val-batches 20");

@@ -28,6 +28,16 @@ void check_cell(const std::string& name, const ir::NetworkSizes& sizes, uint64_t
   CHECK(c.worst.relative < 1e-4);
 }
 
+ir::NetworkSizes sizes_of(int64_t input, int64_t hidden, int64_t batch, int64_t unroll, int64_t layers) {
+  ir::NetworkSizes sizes;
+  sizes.input = input;
+  sizes.hidden = hidden;
+  sizes.batch = batch;
+  sizes.unroll = unroll;
+  sizes.layers = layers;
+  return sizes;
+}
+
 }  // namespace
 
 TEST_CASE("differential: zoo cells JIT vs reference interpreter") {
@@ -35,27 +45,11 @@ TEST_CASE("differential: zoo cells JIT vs reference interpreter") {
   for (const char* name : {"rnn", "rnn_relu", "lstm", "gru", "gru_classic"})
     for (int64_t T : {1, 3, 17})
       for (int64_t L : {1, 2})
-        for (int64_t B : {1, 3, 8}) {
-          ir::NetworkSizes sizes;
-          sizes.input = 5;
-          sizes.hidden = 13;
-          sizes.batch = B;
-          sizes.unroll = T;
-          sizes.layers = L;
-          check_cell(name, sizes, ++seed);
-        }
+        for (int64_t B : {1, 3, 8}) check_cell(name, sizes_of(5, 13, B, T, L), ++seed);
 }
 
 TEST_CASE("differential: zoo cells on two threads") {
-  for (const char* name : {"lstm", "gru"}) {
-    ir::NetworkSizes sizes;
-    sizes.input = 19;
-    sizes.hidden = 37;
-    sizes.batch = 5;
-    sizes.unroll = 6;
-    sizes.layers = 2;
-    check_cell(name, sizes, 7, 2);
-  }
+  for (const char* name : {"lstm", "gru"}) check_cell(name, sizes_of(19, 37, 5, 6, 2), 7, 2);
 }
 
 // Widths that are multiples of 256 floats: the workspace rows of such values are padded by a cache
@@ -64,13 +58,5 @@ TEST_CASE("differential: zoo cells on two threads") {
 // GEMM packs while the full tiles read A in place.
 TEST_CASE("differential: rows of 256 and 1024 floats (padded in the workspace) vs reference") {
   for (const char* name : {"lstm", "gru", "layernorm_lstm"})
-    for (int threads : {1, 2}) {
-      ir::NetworkSizes sizes;
-      sizes.input = 256;
-      sizes.hidden = 256;
-      sizes.batch = 11;
-      sizes.unroll = 4;
-      sizes.layers = 2;
-      check_cell(name, sizes, 300, threads);
-    }
+    for (int threads : {1, 2}) check_cell(name, sizes_of(256, 256, 11, 4, 2), 300, threads);
 }
