@@ -1,9 +1,9 @@
 // Lowering of products (matmul, matmul_t, outer) and batch sums, and of concatenations.
 //
 // A product runs over all rows of its phase at once: the B rows of one step inside the time loop,
-// all T*B rows before or after it. The output columns (or, for tall products, rows) are split among
-// threads, so each element is computed by one thread in a fixed order and results do not depend on
-// the thread count.
+// all T*B rows before or after it. The output columns or rows (ProductPlan::split_rows) are split
+// among threads, so each element is computed by one thread in a fixed order and results do not
+// depend on the thread count.
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/llvm/gemm.hpp"
@@ -20,15 +20,6 @@ const Location& location_of(const ScanPlan& scan, const ir::Graph& g, NodeId id)
   if (!scan.location[id].valid())
     internal_error("operand %", ir::printed_names(g)[id], " of a product has no location\n", ir::print(g));
   return scan.location[id];
-}
-
-// Whether threads split a GEMM's rows rather than its columns. A column split packs all of A in
-// every thread, a row split all of a strided B: a weight gradient dW = dz^T x (M = 4H rows, N = X
-// columns, K = T*B) packs four times less twice when split by rows (measured at H = 256, T*B =
-// 1600: half the rows take 0.49 of the whole product's time, half the columns 0.59). A prepacked B
-// (the loop's weights) stays split by columns: each thread keeps its half of the weights in cache.
-bool splits_rows(const GemmSpec& spec) {
-  return spec.b == GemmB::strided && spec.m >= 2 * spec.n && spec.m >= 2 * gemm_row_granule(spec);
 }
 
 }  // namespace
@@ -58,7 +49,8 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
     llvm::Value* b_ptr = product->packed.valid() ? l.address(product->packed, nullptr, nullptr, nullptr)
                                                  : l.address(location_of(scan, g, bsrc), step, nullptr, nullptr);
     llvm::Value* c_ptr = l.address(out, step, nullptr, nullptr);
-    if (splits_rows(spec)) {
+    if (product->split_rows) {
+      // In the time loop these are the rows the fused loops give this thread (scan.row_granule).
       auto [begin, end] = l.thread_range(l.int64(spec.m), gemm_row_granule(spec));
       b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), l.int64(0), l.int64(spec.n), begin, end});
     } else {
@@ -190,7 +182,7 @@ void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* 
   const ir::Node& n = g.node(node);
   const Location& out = location_of(scan, g, node);
   llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
-  auto [begin, end] = l.thread_range(row_count);
+  auto [begin, end] = l.row_range(row_count);
   auto fill = [&](int64_t from, int64_t to, const std::function<llvm::Value*(llvm::Value*, llvm::Value*)>& value) {
     l.emit_for(begin, end, 1, "assemble.r", [&](llvm::Value* r) {
       l.emit_for(l.int64(from), l.int64(to), 1, "assemble.j", [&](llvm::Value* j) {

@@ -5,6 +5,8 @@
 // thread may read what another wrote.
 #include "codegen/llvm/lower.hpp"
 
+#include <functional>
+
 #include "codegen/ir/error.hpp"
 #include "codegen/llvm/lowering_context.hpp"
 
@@ -34,29 +36,67 @@ void copy_value(Lowering& l, const ScanPlan& scan, const ResultCopy& c, llvm::Va
     l.copy_rows(scan.location[c.node], c.to, step, type.shared ? l.int64(1) : rows, scan.width[c.node], c.add);
 }
 
-void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* step, llvm::Value* rows) {
+// Writes since the last barrier that other threads may not see yet, and whether each thread
+// wrote only its own rows of the phase (as row_range splits them). Work split the same way by
+// rows reads only what its own thread wrote, so it runs after such writes without a barrier: a
+// chain of row-split loops (a layer norm's mean, variance and normalization), and a time loop
+// whose products split rows too (ProductPlan::split_rows), from step to step. Anything else (a
+// product split by columns, a loop split by feature blocks, a shared value, a copy of a matrix)
+// waits for all of it.
+struct Unsynced {
+  bool pending = false;
+  bool row_local = true;
+};
+
+// Whether a product of the time loop computes this thread's rows of the step from this thread's
+// rows of A and weights packed before the loop.
+bool product_row_local(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
+  const ProductPlan* product = scan.product(node);
+  const ir::Node& n = s.graph.node(node);
+  return product && product->split_rows && product->spec.b == GemmB::prepacked && s.phase[node] == Phase::loop &&
+         n.op != Op::outer && !s.graph.type(n.args[1]).shared;
+}
+
+void wait(Lowering& l, Unsynced& state, bool emit = true) {
+  if (emit) l.barrier();
+  state = {};
+}
+
+void sync(Lowering& l, Unsynced& state, bool emit = true) {
+  if (state.pending) wait(l, state, emit);
+}
+
+// One phase's stages in order, each its products, then its fused loops, assemblies and copies,
+// with a barrier wherever a thread may read what another wrote. `state` comes in as the writes
+// before the phase and goes out as those after it that no barrier covers yet. With emit = false
+// nothing is emitted: the walk only tells what state the phase leaves.
+void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* step, llvm::Value* rows,
+                Unsynced& state, bool emit = true) {
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
   const ir::Graph& g = s.graph;
   const int64_t row_count = llvm::cast<llvm::ConstantInt>(rows)->getSExtValue();
-  // Writes other threads may not see yet, and whether each thread wrote only its own rows. Work
-  // split the same way by rows reads only what its own thread wrote, so a chain of such loops (a
-  // layer norm's mean, variance and normalization) runs without a barrier between them; anything
-  // else (a product, a loop split by feature blocks, a shared value, a copy) waits for all of it.
-  bool pending = false, pending_row_local = true;
-  auto sync = [&] {
-    if (pending) l.barrier();
-    pending = false;
-    pending_row_local = true;
+  // Work of one kind in a stage: wait first unless it and the unsynced writes are all row-local.
+  auto run = [&](bool row_local, const std::function<void()>& work) {
+    if (!(row_local && state.row_local)) sync(l, state, emit);
+    if (emit) work();
+    state.pending = true;
+    state.row_local = state.row_local && row_local;
   };
   for (int stage = 1; stage < s.stages(phase); ++stage) {
-    bool any = false;
+    std::vector<NodeId> products;
+    bool products_row_local = true;
     for (const passes::Product& p : s.products)
       if (p.phase == phase && p.stage == stage) {
-        if (!any) sync();
-        emit_product(l, scan, p.node, step, rows);
-        any = true;
+        products.push_back(p.node);
+        products_row_local = products_row_local && product_row_local(scan, s, p.node);
       }
-    if (any) l.barrier();
+    if (!products.empty()) {
+      run(products_row_local, [&] {
+        for (NodeId id : products) emit_product(l, scan, id, step, rows);
+      });
+      // The stage's loops read the products: columns split among threads are all needed.
+      if (!products_row_local) wait(l, state, emit);
+    }
     std::vector<const passes::FusionGroup*> groups;
     for (const passes::FusionGroup& group : s.groups)
       if (group.phase == phase && group.stage == stage) groups.push_back(&group);
@@ -71,19 +111,15 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
       groups_row_local = groups_row_local && group_splits_by_rows(l, scan, *group, row_count);
     bool assemblies_row_local = true;
     for (NodeId id : assemblies) assemblies_row_local = assemblies_row_local && !g.type(id).shared;
-    if (!groups.empty() && !(groups_row_local && pending_row_local)) sync();
-    for (const passes::FusionGroup* group : groups) {
-      emit_group(l, scan, *group, step, rows);
-      pending = true;
-      pending_row_local = pending_row_local && groups_row_local;
-    }
+    if (!groups.empty())
+      run(groups_row_local, [&] {
+        for (const passes::FusionGroup* group : groups) emit_group(l, scan, *group, step, rows);
+      });
     // An assembly reads the parts its stage's groups wrote, row by row.
-    if (!assemblies.empty() && !(assemblies_row_local && pending_row_local)) sync();
-    for (NodeId id : assemblies) {
-      emit_assembly(l, scan, id, step, rows);
-      pending = true;
-      pending_row_local = pending_row_local && assemblies_row_local;
-    }
+    if (!assemblies.empty())
+      run(assemblies_row_local, [&] {
+        for (NodeId id : assemblies) emit_assembly(l, scan, id, step, rows);
+      });
     // Results that are two places at once: copy to the second when the value is ready, unless its
     // fused loop wrote both (the LSTM's h to the layer output). A copy of a per-row vector runs
     // over the threads' rows as the row-split loops do, so after such loops it reads only what its
@@ -98,16 +134,13 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
       copies.push_back(&c);
       copies_row_local = copies_row_local && !g.type(c.node).is_matrix() && !g.type(c.node).shared;
     }
-    if (!copies.empty() && !(copies_row_local && pending_row_local)) sync();
-    for (const ResultCopy* c : copies) {
-      copy_value(l, scan, *c, step, rows);
-      pending = true;
-      pending_row_local = pending_row_local && copies_row_local;
-    }
+    if (!copies.empty())
+      run(copies_row_local, [&] {
+        for (const ResultCopy* c : copies) copy_value(l, scan, *c, step, rows);
+      });
   }
-  sync();
   // Results that are leaves, views or constants: copied once their phase has run.
-  bool any = false;
+  std::vector<const ResultCopy*> leaf_copies;
   for (const ResultCopy& c : scan.copies) {
     const ir::Node& n = g.node(c.node);
     bool computed = !s.folded[c.node] && n.op != Op::slice && ir::op_family(n.op) != ir::OpFamily::Leaf;
@@ -119,26 +152,48 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
     if (from == Phase::shared && phase == Phase::pre) from = Phase::pre;  // shared results are written per row
     if (from != phase) continue;
     if (s.folded[c.node]) internal_error("a result that is a constant is not supported yet");
-    copy_value(l, scan, c, step, rows);
-    any = true;
+    leaf_copies.push_back(&c);
   }
-  if (any) l.barrier();
+  if (!leaf_copies.empty()) {
+    sync(l, state, emit);
+    if (emit)
+      for (const ResultCopy* c : leaf_copies) copy_value(l, scan, *c, step, rows);
+    wait(l, state, emit);
+  }
 }
 
 void emit_scan(Lowering& l, const ScanPlan& scan) {
   auto& b = l.b();
   const NetworkPlan& plan = l.plan();
   const int64_t T = plan.sizes.unroll, B = plan.sizes.batch;
+  l.set_row_granule(scan.row_granule);
   for (const Zeroing& z : scan.zero_first) l.zero_rows(z.where, z.rows, z.width);
   if (!scan.zero_first.empty()) l.barrier();
   emit_packing(l, scan);
-  emit_phase(l, scan, Phase::shared, nullptr, l.int64(1));
-  emit_phase(l, scan, Phase::pre, nullptr, l.int64(T * B));
+  Unsynced state;
+  emit_phase(l, scan, Phase::shared, nullptr, l.int64(1), state);
+  sync(l, state);
+  emit_phase(l, scan, Phase::pre, nullptr, l.int64(T * B), state);
+  sync(l, state);
+  // A step ends with a barrier unless all it left unsynced is per-row: then the next step starts
+  // with those writes pending (a walk of the step without emitting tells which), and one barrier
+  // after the loop covers the last step's.
+  Unsynced carried;
+  emit_phase(l, scan, Phase::loop, nullptr, l.int64(B), carried, /*emit=*/false);
+  if (!carried.row_local) carried = {};
+  state = carried;
   l.emit_for(l.int64(0), l.int64(T), 1, scan.reverse ? "step_back" : "step", [&](llvm::Value* k) {
     llvm::Value* t = scan.reverse ? b.CreateSub(l.int64(T - 1), k, "t") : k;
-    emit_phase(l, scan, Phase::loop, t, l.int64(B));
+    Unsynced step_state = carried;
+    emit_phase(l, scan, Phase::loop, t, l.int64(B), step_state);
+    if (!step_state.row_local) sync(l, step_state);
+    if (step_state.pending != carried.pending || step_state.row_local != carried.row_local)
+      internal_error("emit_scan: a step leaves other unsynced writes than the walk of it said");
   });
-  emit_phase(l, scan, Phase::post, nullptr, l.int64(T * B));
+  sync(l, state);
+  emit_phase(l, scan, Phase::post, nullptr, l.int64(T * B), state);
+  sync(l, state);
+  l.set_row_granule(1);
 }
 
 // The telemetry of the unit a scan belongs to: gate saturation after its forward scan, state

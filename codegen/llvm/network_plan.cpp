@@ -32,6 +32,25 @@ int64_t Workspace::allocate(int64_t floats) {
 
 int64_t padded_row_stride(int64_t width) { return width % 256 == 0 ? width + 16 : width; }
 
+// How threads split a product: by rows of C or by columns.
+//  - A tall product with a strided B (dW = dz^T x: M = 4H rows, N = X columns, K = T*B) by rows:
+//    a column split packs all of A in every thread, a row split all of B, four times less twice
+//    (measured at H = 256, T*B = 1600: half the rows took 0.49 of the whole product's time, half
+//    the columns 0.59).
+//  - A product in the time loop with prepacked weights by rows when the weights fit in half of L2
+//    (each thread then reads all of them every step) and the step has a tile of rows per thread:
+//    with the fused loops also split by rows, each thread runs the whole time loop on its own
+//    rows, with no barrier per step. Larger weights stay split by columns, each thread keeping its
+//    half in cache (all of them per thread cost 2-3% at H = 256; docs/design.md, "A time loop
+//    without barriers").
+namespace {
+bool product_splits_rows(const GemmSpec& spec, bool in_loop) {
+  const int64_t tile_rows = gemm_row_granule(spec);
+  if (spec.b == GemmB::strided) return spec.m >= 2 * spec.n && spec.m >= 2 * tile_rows;
+  return in_loop && spec.m >= 2 * tile_rows && gemm_packed_floats(spec) * 4 <= gemm_l2_bytes;
+}
+}  // namespace
+
 Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width) {
   const int64_t row = padded_row_stride(width);
   return {kWorkspace, ws.allocate(steps * batch * row), row, batch * row, 0};
@@ -204,6 +223,8 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
       }
     }
     spec.c_row_stride = out.row_stride;
+    product.split_rows = product_splits_rows(spec, loop);
+    if (loop && product.split_rows) plan.row_granule = std::max(plan.row_granule, gemm_row_granule(spec));
     plan.products.push_back(product);
   }
   // Loop products that add up over the steps start from zero.

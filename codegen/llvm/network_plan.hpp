@@ -79,7 +79,8 @@ struct Zeroing {
 struct ProductPlan {
   ir::NodeId node;
   GemmSpec spec;
-  Location packed;  // valid when B is prepacked
+  Location packed;          // valid when B is prepacked
+  bool split_rows = false;  // threads take rows of C (at multiples of the tile's rows), else columns
 };
 
 /// The plan of one unit's forward or backward scan.
@@ -97,6 +98,10 @@ struct ScanPlan {
   std::vector<ResultCopy> copies;
   std::vector<Zeroing> zero_first;   // cleared before the scan starts
   std::vector<ProductPlan> products;
+  // Threads take a phase's rows at multiples of this, in every loop and copy split by rows: the
+  // tile's rows when the loop's products split rows, so that in each step a thread reads only the
+  // rows it wrote and the time loop needs no barrier.
+  int64_t row_granule = 1;
   const ProductPlan* product(ir::NodeId node) const {
     for (const ProductPlan& p : products)
       if (p.node == node) return &p;

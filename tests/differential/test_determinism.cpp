@@ -156,6 +156,14 @@ TEST_CASE("determinism: GEMM shapes (B=32, H=256), bitwise for 1, 2 and 3 thread
   check_deterministic("bidirectional lstm X=128 H=256 B=32 T=5 L=2", stack("lstm", 128, 256, 32, 5, 2, true), 7);
 }
 
+TEST_CASE("determinism: time loops without barriers (products split by rows), bitwise for 1, 2 and 3 threads") {
+  // Weights in half of L2 and a tile of rows per thread: every thread runs the loop on its own
+  // rows; 50 rows split 24 + 26 and 16 + 16 + 18, every row still computed by the same kernel.
+  check_deterministic("lstm X=128 H=128 B=50 T=6 L=2", stack("lstm", 128, 128, 50, 6, 2, false), 9);
+  check_deterministic("layernorm_lstm X=64 H=64 B=21 T=5 L=1", stack("layernorm_lstm", 64, 64, 21, 5, 1, false), 10);
+  check_deterministic("bidirectional gru X=96 H=96 B=40 T=4 L=2", stack("gru", 96, 96, 40, 4, 2, true), 11);
+}
+
 TEST_CASE("determinism: variable lengths and dropout, bitwise for 1, 2 and 3 threads") {
   // The dropout masks are drawn from the call's seed element by element, whatever the split.
   ir::NetworkSpec spec = stack("gru", 64, 96, 32, 5, 3, true);

@@ -60,3 +60,19 @@ TEST_CASE("differential: rows of 256 and 1024 floats (padded in the workspace) v
   for (const char* name : {"lstm", "gru", "layernorm_lstm"})
     for (int threads : {1, 2}) check_cell(name, sizes_of(256, 256, 11, 4, 2), 300, threads);
 }
+
+// Time loops without barriers: weights that fit in half of L2 and at least a tile of rows per
+// thread, so the loop's products split the batch rows and each thread runs the whole loop on its
+// own rows (tests/golden/time_loop_without_barriers.test shows the code). 21 and 50 rows leave a
+// ragged last share (2 threads: 8 + 13 and 24 + 26 rows; 3 threads: 8 + 8 + 5 and 16 + 16 + 18),
+// two layers read the layer below after the loop, and the layer-norm LSTM and the peephole LSTM
+// add row reductions and per-row state reads to the step.
+TEST_CASE("differential: time loops without barriers (products split by rows) vs reference") {
+  uint64_t seed = 400;
+  for (const char* name : {"lstm", "gru", "rnn", "layernorm_lstm", "peephole_lstm"})
+    for (int threads : {2, 3}) {
+      check_cell(name, sizes_of(40, 64, 21, 5, 2), ++seed, threads);
+      check_cell(name, sizes_of(64, 128, 50, 3, 1), ++seed, threads);
+    }
+}
+
