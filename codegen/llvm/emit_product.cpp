@@ -53,6 +53,29 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
       // In the time loop these are the rows the fused loops give this thread (scan.row_granule).
       auto [begin, end] = l.thread_range(l.int64(spec.m), gemm_row_granule(spec));
       b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), l.int64(0), l.int64(spec.n), begin, end});
+    } else if (step && product->packed.valid() && spec.m < gemm_row_granule(spec)) {
+      // Fewer rows than a tile: a matrix-vector product that streams the packed weights once per
+      // step, at the speed of the cache they come from. A thread's share of them larger than
+      // half of L2 (the LSTM's at H = 256 on one thread: 1 MiB) would miss in it on every step if
+      // read in the same order, so the product then walks them in chunks of two panels, ascending
+      // on even steps and descending on odd ones: what a step read last, the next one reads first,
+      // still in L2. A smaller share stays in L2 anyway and is one call. Each column is computed
+      // as in one call (any column range gives bitwise the same elements).
+      auto [begin, end] = l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
+      llvm::Value* columns = b.CreateSub(end, begin);
+      llvm::Value* share_bytes = b.CreateMul(columns, l.int64(spec.k * 4));
+      llvm::Value* chunk = b.CreateSelect(b.CreateICmpSGT(share_bytes, l.int64(gemm_l2_bytes)),
+                                          l.int64(2 * gemm_column_granule(spec)),
+                                          b.CreateSelect(b.CreateICmpSGT(columns, l.int64(1)), columns, l.int64(1)), "chunk");
+      llvm::Value* chunks = b.CreateSDiv(b.CreateAdd(columns, b.CreateSub(chunk, l.int64(1))), chunk);
+      llvm::Value* descending = b.CreateICmpNE(b.CreateAnd(step, l.int64(1)), l.int64(0), "descending");
+      l.emit_for(l.int64(0), chunks, 1, name + ".chunk", [&](llvm::Value* i) {
+        llvm::Value* index = b.CreateSelect(descending, b.CreateSub(b.CreateSub(chunks, l.int64(1)), i), i);
+        llvm::Value* from = b.CreateAdd(begin, b.CreateMul(index, chunk));
+        llvm::Value* to = b.CreateAdd(from, chunk);
+        to = b.CreateSelect(b.CreateICmpSLT(to, end), to, end);
+        b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), from, to, l.int64(0), l.int64(spec.m)});
+      });
     } else {
       auto [begin, end] = l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
       b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), begin, end, l.int64(0), l.int64(spec.m)});

@@ -164,6 +164,14 @@ TEST_CASE("determinism: time loops without barriers (products split by rows), bi
   check_deterministic("bidirectional gru X=96 H=96 B=40 T=4 L=2", stack("gru", 96, 96, 40, 4, 2, true), 11);
 }
 
+TEST_CASE("determinism: matrix-vector steps walking their weights both ways, bitwise for 1, 2 and 3 threads") {
+  // B < 8 rows and more than 512 KiB of packed weights per thread (one thread: 1 MiB for the
+  // LSTM, 768 KiB for the GRU): the loop products read their panels in chunks, ascending on even
+  // steps and descending on odd ones; two and three threads read their shares in one call.
+  check_deterministic("lstm X=256 H=256 B=1 T=5 L=1", stack("lstm", 256, 256, 1, 5, 1, false), 12);
+  check_deterministic("gru X=256 H=256 B=3 T=4 L=2", stack("gru", 256, 256, 3, 4, 2, false), 13);
+}
+
 TEST_CASE("determinism: variable lengths and dropout, bitwise for 1, 2 and 3 threads") {
   // The dropout masks are drawn from the call's seed element by element, whatever the split.
   ir::NetworkSpec spec = stack("gru", 64, 96, 32, 5, 3, true);
