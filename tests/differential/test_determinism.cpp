@@ -141,35 +141,44 @@ ir::NetworkSpec stack(const char* cell, int64_t X, int64_t H, int64_t B, int64_t
   return spec;
 }
 
+// check_deterministic on a stack of one zoo cell, described by its sizes.
+void check_stack(const char* cell, int64_t X, int64_t H, int64_t B, int64_t T, int64_t L, bool bidirectional,
+                 uint64_t seed) {
+  const std::string what = std::string(bidirectional ? "bidirectional " : "") + cell + " X=" + std::to_string(X) +
+                           " H=" + std::to_string(H) + " B=" + std::to_string(B) + " T=" + std::to_string(T) +
+                           " L=" + std::to_string(L);
+  check_deterministic(what, stack(cell, X, H, B, T, L, bidirectional), seed);
+}
+
 }  // namespace
 
 TEST_CASE("determinism: small shapes with vector tails, bitwise for 1, 2 and 3 threads and repeated calls") {
-  check_deterministic("lstm X=5 H=13 B=3 T=7 L=2", stack("lstm", 5, 13, 3, 7, 2, false), 1);
-  check_deterministic("gru X=5 H=13 B=3 T=7 L=2", stack("gru", 5, 13, 3, 7, 2, false), 2);
-  check_deterministic("rnn X=7 H=9 B=5 T=4 L=1", stack("rnn", 7, 9, 5, 4, 1, false), 3);
-  check_deterministic("bidirectional lstm X=5 H=13 B=3 T=6 L=2", stack("lstm", 5, 13, 3, 6, 2, true), 4);
+  check_stack("lstm", 5, 13, 3, 7, 2, false, 1);
+  check_stack("gru", 5, 13, 3, 7, 2, false, 2);
+  check_stack("rnn", 7, 9, 5, 4, 1, false, 3);
+  check_stack("lstm", 5, 13, 3, 6, 2, true, 4);
 }
 
 TEST_CASE("determinism: GEMM shapes (B=32, H=256), bitwise for 1, 2 and 3 threads and repeated calls") {
-  check_deterministic("lstm X=256 H=256 B=32 T=6 L=1", stack("lstm", 256, 256, 32, 6, 1, false), 5);
-  check_deterministic("gru X=256 H=256 B=32 T=6 L=1", stack("gru", 256, 256, 32, 6, 1, false), 6);
-  check_deterministic("bidirectional lstm X=128 H=256 B=32 T=5 L=2", stack("lstm", 128, 256, 32, 5, 2, true), 7);
+  check_stack("lstm", 256, 256, 32, 6, 1, false, 5);
+  check_stack("gru", 256, 256, 32, 6, 1, false, 6);
+  check_stack("lstm", 128, 256, 32, 5, 2, true, 7);
 }
 
 TEST_CASE("determinism: time loops without barriers (products split by rows), bitwise for 1, 2 and 3 threads") {
   // Weights in half of L2 and a tile of rows per thread: every thread runs the loop on its own
   // rows; 50 rows split 24 + 26 and 16 + 16 + 18, every row still computed by the same kernel.
-  check_deterministic("lstm X=128 H=128 B=50 T=6 L=2", stack("lstm", 128, 128, 50, 6, 2, false), 9);
-  check_deterministic("layernorm_lstm X=64 H=64 B=21 T=5 L=1", stack("layernorm_lstm", 64, 64, 21, 5, 1, false), 10);
-  check_deterministic("bidirectional gru X=96 H=96 B=40 T=4 L=2", stack("gru", 96, 96, 40, 4, 2, true), 11);
+  check_stack("lstm", 128, 128, 50, 6, 2, false, 9);
+  check_stack("layernorm_lstm", 64, 64, 21, 5, 1, false, 10);
+  check_stack("gru", 96, 96, 40, 4, 2, true, 11);
 }
 
 TEST_CASE("determinism: matrix-vector steps walking their weights both ways, bitwise for 1, 2 and 3 threads") {
   // B < 8 rows and more than 512 KiB of packed weights per thread (one thread: 1 MiB for the
   // LSTM, 768 KiB for the GRU): the loop products read their panels in chunks, ascending on even
   // steps and descending on odd ones; two and three threads read their shares in one call.
-  check_deterministic("lstm X=256 H=256 B=1 T=5 L=1", stack("lstm", 256, 256, 1, 5, 1, false), 12);
-  check_deterministic("gru X=256 H=256 B=3 T=4 L=2", stack("gru", 256, 256, 3, 4, 2, false), 13);
+  check_stack("lstm", 256, 256, 1, 5, 1, false, 12);
+  check_stack("gru", 256, 256, 3, 4, 2, false, 13);
 }
 
 TEST_CASE("determinism: variable lengths and dropout, bitwise for 1, 2 and 3 threads") {
