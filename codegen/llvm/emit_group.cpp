@@ -180,7 +180,7 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
   };
 
   if (!by_blocks) {
-    auto [begin, end] = l.row_range(rows);
+    auto [begin, end] = l.row_range(scan, rows);
     l.emit_for(begin, end, 1, "row", [&](llvm::Value* r) { row_pass(r, l.int64(0), l.int64(width)); });
   } else {
     const int64_t blocks = (width + kColumnBlock - 1) / kColumnBlock;

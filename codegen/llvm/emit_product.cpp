@@ -205,7 +205,7 @@ void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* 
   const ir::Node& n = g.node(node);
   const Location& out = location_of(scan, g, node);
   llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
-  auto [begin, end] = l.row_range(row_count);
+  auto [begin, end] = l.row_range(scan, row_count);
   auto fill = [&](int64_t from, int64_t to, const std::function<llvm::Value*(llvm::Value*, llvm::Value*)>& value) {
     l.emit_for(begin, end, 1, "assemble.r", [&](llvm::Value* r) {
       l.emit_for(l.int64(from), l.int64(to), 1, "assemble.j", [&](llvm::Value* j) {

@@ -31,9 +31,11 @@ Phase source_phase(const passes::ScanSchedule& s, NodeId id) {
 void copy_value(Lowering& l, const ScanPlan& scan, const ResultCopy& c, llvm::Value* step, llvm::Value* rows) {
   const ir::Type& type = l.plan().schedule_of(scan).graph.type(c.node);
   if (type.is_matrix())
-    l.copy_rows(scan.location[c.node], c.to, step, l.int64(scan.width[c.node]), scan.cols[c.node], c.add);
+    l.copy_rows(scan.location[c.node], c.to, step, l.int64(scan.width[c.node]), scan.cols[c.node], c.add,
+                scan.row_granule);
   else
-    l.copy_rows(scan.location[c.node], c.to, step, type.shared ? l.int64(1) : rows, scan.width[c.node], c.add);
+    l.copy_rows(scan.location[c.node], c.to, step, type.shared ? l.int64(1) : rows, scan.width[c.node], c.add,
+                scan.row_granule);
 }
 
 // Writes since the last barrier that other threads may not see yet, and whether each thread
@@ -166,7 +168,6 @@ void emit_scan(Lowering& l, const ScanPlan& scan) {
   auto& b = l.b();
   const NetworkPlan& plan = l.plan();
   const int64_t T = plan.sizes.unroll, B = plan.sizes.batch;
-  l.set_row_granule(scan.row_granule);
   for (const Zeroing& z : scan.zero_first) l.zero_rows(z.where, z.rows, z.width);
   if (!scan.zero_first.empty()) l.barrier();
   emit_packing(l, scan);
@@ -193,7 +194,6 @@ void emit_scan(Lowering& l, const ScanPlan& scan) {
   sync(l, state);
   emit_phase(l, scan, Phase::post, nullptr, l.int64(T * B), state);
   sync(l, state);
-  l.set_row_granule(1);
 }
 
 // The telemetry of the unit a scan belongs to: gate saturation after its forward scan, state

@@ -118,8 +118,8 @@ void Lowering::barrier() {
 }
 
 void Lowering::copy_rows(const Location& from, const Location& to, llvm::Value* step, llvm::Value* rows, int64_t width,
-                         bool add) {
-  auto [begin, end] = row_range(rows);
+                         bool add, int64_t row_granule) {
+  auto [begin, end] = thread_range(rows, row_granule);
   emit_for(begin, end, 1, "copy_row", [&](llvm::Value* r) {
     emit_for(int64(0), int64(width), 1, "copy_col", [&](llvm::Value* j) {
       llvm::Value* v = builder_.CreateLoad(f32(), address(from, step, r, j));

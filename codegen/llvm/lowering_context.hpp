@@ -52,19 +52,21 @@ class Lowering {
                 const std::function<void(llvm::Value*)>& body);
   /// This thread's part [begin, end) of `total` items, cut at multiples of `granule`.
   std::pair<llvm::Value*, llvm::Value*> thread_range(llvm::Value* total, int64_t granule = 1);
-  /// This thread's rows [begin, end) of a phase's `rows`, in every loop or copy split by rows.
-  std::pair<llvm::Value*, llvm::Value*> row_range(llvm::Value* rows) { return thread_range(rows, row_granule_); }
-  /// The granule of row_range: the scan's row_granule while its code is emitted, else 1.
-  void set_row_granule(int64_t granule) { row_granule_ = granule; }
+  /// This thread's rows [begin, end) of a scan's phase of `rows` rows: every loop, assembly and
+  /// copy of the scan split by rows splits them so (at multiples of scan.row_granule).
+  std::pair<llvm::Value*, llvm::Value*> row_range(const ScanPlan& scan, llvm::Value* rows) {
+    return thread_range(rows, scan.row_granule);
+  }
   /// This thread's GEMM scratch in the workspace.
   llvm::Value* scratch();
   /// A stack slot in the function's entry block (an alloca inside a loop would grow the stack).
   llvm::Value* entry_alloca(llvm::Type* type, const std::string& name = "");
   /// Waits until every thread of the call has arrived (nothing when there is one thread).
   void barrier();
-  /// Copies (or, with `add`, adds) `rows` rows of `width` floats at step `step` between two locations.
+  /// Copies (or, with `add`, adds) `rows` rows of `width` floats at step `step` between two locations,
+  /// threads taking rows at multiples of `row_granule` (a scan's, for its copies).
   void copy_rows(const Location& from, const Location& to, llvm::Value* step, llvm::Value* rows, int64_t width,
-                 bool add = false);
+                 bool add = false, int64_t row_granule = 1);
   /// Clears `rows` rows of `width` floats at `where`.
   void zero_rows(const Location& where, int64_t rows, int64_t width);
 
@@ -80,11 +82,10 @@ class Lowering {
   llvm::Value* barrier_ = nullptr;
   std::vector<llvm::Value*> slot_cache_;
   llvm::BasicBlock* entry_ = nullptr;
-  int64_t row_granule_ = 1;
 };
 
 /// Whether emit_group splits the group's work among threads by whole rows of its phase (as
-/// row_range(rows) does), so that each thread writes and reads only its own rows. Otherwise it
+/// row_range(scan, rows) does), so that each thread writes and reads only its own rows. Otherwise it
 /// splits rows and blocks of features (few rows, no row reductions) or one thread does it (shared).
 bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows);
 
