@@ -4,7 +4,8 @@
 // the group. Row reductions (sum, mean) accumulate inside the same loop and are stored once per row.
 //
 // The work is split among threads by rows, or by rows and blocks of 64 features when there are no
-// row reductions and the rows are fewer than 8 (batch 1). Every output element is computed by exactly one
+// row reductions and the rows are fewer than 8 (batch 1); in a time loop split by features
+// (ScanPlan::feature_split), by the thread's features. Every output element is computed by exactly one
 // thread with the same instructions, so results do not depend on the number of threads. A result
 // that lives in two places (a state that is also the output) is stored to both by the loop.
 #include <algorithm>
@@ -21,9 +22,7 @@ using ir::Op;
 
 namespace {
 
-constexpr int64_t kColumnBlock = 64;
-// From this many rows on, a group's work is split by rows, not by rows and blocks of features.
-constexpr int64_t kRowsToSplit = 8;
+constexpr int64_t kColumnBlock = kFeatureGranule;
 
 bool is_row_reduction(Op op) { return op == Op::sum || op == Op::mean; }
 
@@ -72,8 +71,12 @@ bool splits_by_blocks(const Lowering& l, const ScanPlan& scan, const passes::Fus
 
 }  // namespace
 
+bool group_splits_by_features(const ScanPlan& scan, const passes::FusionGroup& group) {
+  return scan.feature_split > 0 && group.phase == passes::Phase::loop;
+}
+
 bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows) {
-  return !group.shared && !splits_by_blocks(l, scan, group, rows);
+  return !group.shared && !group_splits_by_features(scan, group) && !splits_by_blocks(l, scan, group, rows);
 }
 
 bool group_writes_copy(const ScanPlan& scan, const passes::ScanSchedule& s, const ResultCopy& copy) {
@@ -179,7 +182,10 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
     }
   };
 
-  if (!by_blocks) {
+  if (group_splits_by_features(scan, group)) {
+    auto [j0, j1] = l.feature_range(scan);
+    l.emit_for(l.int64(0), rows, 1, "row", [&](llvm::Value* r) { row_pass(r, j0, j1); });
+  } else if (!by_blocks) {
     auto [begin, end] = l.row_range(scan, rows);
     l.emit_for(begin, end, 1, "row", [&](llvm::Value* r) { row_pass(r, l.int64(0), l.int64(width)); });
   } else {

@@ -55,25 +55,40 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
       b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), l.int64(0), l.int64(spec.n), begin, end});
     } else if (step && product->packed.valid() && spec.m < gemm_row_granule(spec)) {
       // Fewer rows than a tile: a matrix-vector product that streams the packed weights once per
-      // step, at the speed of the cache they come from. A thread's share of them larger than
-      // half of L2 (the LSTM's at H = 256 on one thread: 1 MiB) would miss in it on every step if
-      // read in the same order, so the product then walks them in chunks of two panels, ascending
-      // on even steps and descending on odd ones: what a step read last, the next one reads first,
-      // still in L2. A smaller share stays in L2 anyway and is one call. Each column is computed
-      // as in one call (any column range gives bitwise the same elements).
-      auto [begin, end] = l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
-      llvm::Value* columns = b.CreateSub(end, begin);
-      llvm::Value* share_bytes = b.CreateMul(columns, l.int64(spec.k * 4));
+      // step, at the speed of the cache they come from. This thread's columns are one range, or
+      // in a time loop split by features (ScanPlan::feature_split = F) the range of its features
+      // in every block of F columns. A thread's share of the weights larger than half of L2 (the
+      // LSTM's at H = 256 on one thread: 1 MiB) would miss in it on every step if read in the
+      // same order, so the product then walks them in chunks of two panels, ascending on even
+      // steps and descending on odd ones: what a step read last, the next one reads first, still
+      // in L2. A smaller share stays in L2 anyway and is one call per block. Each column is
+      // computed as in one call (any column range gives bitwise the same elements).
+      const int64_t block_width = scan.feature_split > 0 ? scan.feature_split : spec.n;
+      auto [begin, end] = scan.feature_split > 0 ? l.feature_range(scan)
+                                                 : l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
+      llvm::Value* blocks = l.int64(spec.n / block_width);
+      if (spec.n > block_width) {
+        // All the features (one thread): the blocks' ranges make one, of all N columns.
+        llvm::Value* all = b.CreateICmpEQ(b.CreateSub(end, begin), l.int64(block_width), "all_features");
+        blocks = b.CreateSelect(all, l.int64(1), blocks);
+        begin = b.CreateSelect(all, l.int64(0), begin);
+        end = b.CreateSelect(all, l.int64(spec.n), end);
+      }
+      llvm::Value* columns = b.CreateSub(end, begin);  // per block
+      llvm::Value* share_bytes = b.CreateMul(b.CreateMul(columns, blocks), l.int64(spec.k * 4));
       llvm::Value* chunk = b.CreateSelect(b.CreateICmpSGT(share_bytes, l.int64(gemm_l2_bytes)),
                                           l.int64(2 * gemm_column_granule(spec)),
                                           b.CreateSelect(b.CreateICmpSGT(columns, l.int64(1)), columns, l.int64(1)), "chunk");
-      llvm::Value* chunks = b.CreateSDiv(b.CreateAdd(columns, b.CreateSub(chunk, l.int64(1))), chunk);
+      llvm::Value* chunks_per_block = b.CreateSDiv(b.CreateAdd(columns, b.CreateSub(chunk, l.int64(1))), chunk);
+      llvm::Value* chunks = b.CreateMul(chunks_per_block, blocks, "chunks");
       llvm::Value* descending = b.CreateICmpNE(b.CreateAnd(step, l.int64(1)), l.int64(0), "descending");
       l.emit_for(l.int64(0), chunks, 1, name + ".chunk", [&](llvm::Value* i) {
         llvm::Value* index = b.CreateSelect(descending, b.CreateSub(b.CreateSub(chunks, l.int64(1)), i), i);
-        llvm::Value* from = b.CreateAdd(begin, b.CreateMul(index, chunk));
+        llvm::Value* block_start = b.CreateMul(b.CreateSDiv(index, chunks_per_block), l.int64(block_width));
+        llvm::Value* from = b.CreateAdd(b.CreateAdd(block_start, begin), b.CreateMul(b.CreateSRem(index, chunks_per_block), chunk));
+        llvm::Value* block_end = b.CreateAdd(block_start, end);
         llvm::Value* to = b.CreateAdd(from, chunk);
-        to = b.CreateSelect(b.CreateICmpSLT(to, end), to, end);
+        to = b.CreateSelect(b.CreateICmpSLT(to, block_end), to, block_end);
         b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), from, to, l.int64(0), l.int64(spec.m)});
       });
     } else {
@@ -158,6 +173,13 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
         b.CreateAlignedStore(total, where, llvm::Align(4));
       }
     };
+    if (scan.feature_split > 0 && s.phase[node] == passes::Phase::loop) {
+      // In a time loop split by features, this thread's features, a vector at a time (few rows;
+      // the features are a multiple of the panels' width, so of the vector's).
+      auto [f0, f1] = l.feature_range(scan);
+      l.emit_for(f0, f1, lanes, name + ".vector", [&](llvm::Value* j0) { sum_block(j0, lanes, lanes); });
+      return;
+    }
     const int64_t blocks = width / block;
     auto [begin, end] = l.thread_range(l.int64(blocks + (width % block ? 1 : 0)));
     l.emit_for(begin, end, 1, name + ".block", [&](llvm::Value* index) {
@@ -198,6 +220,23 @@ void emit_packing(Lowering& l, const ScanPlan& scan) {
   if (any) l.barrier();
 }
 
+bool assembly_part_in_place(const ScanPlan& scan, NodeId node, NodeId part, int64_t offset) {
+  const Location& where = scan.location[part];
+  const Location in_place = scan.location[node].shifted(offset);
+  return where.valid() && where.slot == in_place.slot && where.offset == in_place.offset &&
+         where.row_stride == in_place.row_stride && where.step_stride == in_place.step_stride &&
+         where.time_offset == in_place.time_offset;
+}
+
+bool assembly_splits_by_features(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
+  const ir::Node& n = s.graph.node(node);
+  if (scan.feature_split == 0 || s.phase[node] != passes::Phase::loop || n.op != Op::concat || n.type.shared)
+    return false;
+  for (NodeId part : n.args)
+    if (scan.width[part] % scan.feature_split != 0) return false;
+  return true;
+}
+
 void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {
   auto& b = l.b();
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
@@ -205,12 +244,22 @@ void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* 
   const ir::Node& n = g.node(node);
   const Location& out = location_of(scan, g, node);
   llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
-  auto [begin, end] = l.row_range(scan, row_count);
+  // This thread's rows, or in a time loop split by features all rows and, in every block of
+  // feature_split columns, the columns of its features (the parts' widths are multiples of it).
+  const bool by_features = assembly_splits_by_features(scan, s, node);
+  auto [row_begin, row_end] = by_features ? std::pair<llvm::Value*, llvm::Value*>{l.int64(0), row_count}
+                                          : l.row_range(scan, row_count);
   auto fill = [&](int64_t from, int64_t to, const std::function<llvm::Value*(llvm::Value*, llvm::Value*)>& value) {
-    l.emit_for(begin, end, 1, "assemble.r", [&](llvm::Value* r) {
-      l.emit_for(l.int64(from), l.int64(to), 1, "assemble.j", [&](llvm::Value* j) {
+    auto columns = [&](llvm::Value* r, llvm::Value* j_begin, llvm::Value* j_end) {
+      l.emit_for(j_begin, j_end, 1, "assemble.j", [&](llvm::Value* j) {
         b.CreateAlignedStore(value(r, j), l.address(out, step, r, j), llvm::Align(4));
       });
+    };
+    l.emit_for(row_begin, row_end, 1, "assemble.r", [&](llvm::Value* r) {
+      if (!by_features) return columns(r, l.int64(from), l.int64(to));
+      auto [f0, f1] = l.feature_range(scan);
+      for (int64_t block = from; block < to; block += scan.feature_split)
+        columns(r, b.CreateAdd(l.int64(block), f0), b.CreateAdd(l.int64(block), f1));
     });
   };
   auto part_value = [&](NodeId part, int64_t offset) {
@@ -231,12 +280,7 @@ void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* 
   }
   int64_t offset = 0;
   for (NodeId part : n.args) {
-    const Location& where = scan.location[part];
-    Location in_place = out.shifted(offset);
-    bool placed = where.valid() && where.slot == in_place.slot && where.offset == in_place.offset &&
-                  where.row_stride == in_place.row_stride && where.step_stride == in_place.step_stride &&
-                  where.time_offset == in_place.time_offset;
-    if (!placed) fill(offset, offset + scan.width[part], part_value(part, offset));
+    if (!assembly_part_in_place(scan, node, part, offset)) fill(offset, offset + scan.width[part], part_value(part, offset));
     offset += scan.width[part];
   }
 }

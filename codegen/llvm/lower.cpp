@@ -38,25 +38,69 @@ void copy_value(Lowering& l, const ScanPlan& scan, const ResultCopy& c, llvm::Va
                 scan.row_granule);
 }
 
-// Writes since the last barrier that other threads may not see yet, and whether each thread
-// wrote only its own rows of the phase (as row_range splits them). Work split the same way by
-// rows reads only what its own thread wrote, so it runs after such writes without a barrier: a
-// chain of row-split loops (a layer norm's mean, variance and normalization), and a time loop
-// whose products split rows too (ProductPlan::split_rows), from step to step. Anything else (a
-// product split by columns, a loop split by feature blocks, a shared value, a copy of a matrix)
-// waits for all of it.
+// How a piece of work divides among threads what it writes or what it reads of the writes before
+// it: by rows of the phase (as row_range splits them), by features of a step split by features
+// (feature_range: column c of a value belongs to the thread owning feature c mod F), not at all
+// (anything else: a product split by plain columns, a loop split by feature blocks, a shared
+// value, a copy of a matrix), or nothing (work that writes nothing, as an assembly all of whose
+// parts were computed in place).
+enum class Split { nothing, rows, features, none };
+
+// Writes since the last barrier that other threads may not see yet, and how they were split. Work
+// that reads only its own thread's part of them, split the same way, runs after them without a
+// barrier: a chain of row-split loops (a layer norm's mean, variance and normalization), a time
+// loop whose products split rows too (ProductPlan::split_rows), from step to step, and within a
+// step split by features, the fused loops after the products.
 struct Unsynced {
   bool pending = false;
-  bool row_local = true;
+  Split split = Split::nothing;
 };
 
-// Whether a product of the time loop computes this thread's rows of the step from this thread's
-// rows of A and weights packed before the loop.
+// A product of the time loop that computes this thread's rows of the step from this thread's rows
+// of A and weights packed before the loop: it reads and writes by rows.
 bool product_row_local(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
   const ProductPlan* product = scan.product(node);
   const ir::Node& n = s.graph.node(node);
   return product && product->split_rows && product->spec.b == GemmB::prepacked && s.phase[node] == Phase::loop &&
          n.op != Op::outer && !s.graph.type(n.args[1]).shared;
+}
+
+// How a product divides what it writes: in a time loop split by features, a GEMM its columns and
+// a column sum its features.
+Split product_writes(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
+  if (product_row_local(scan, s, node)) return Split::rows;
+  if (scan.feature_split > 0 && s.phase[node] == Phase::loop) return Split::features;
+  return Split::none;
+}
+
+// How a product divides what it reads: a GEMM split by columns reads all of A, a column sum split
+// by features only its features.
+Split product_reads(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
+  if (product_row_local(scan, s, node)) return Split::rows;
+  if (scan.feature_split > 0 && s.phase[node] == Phase::loop && s.graph.node(node).op == Op::batch_sum)
+    return Split::features;
+  return Split::none;
+}
+
+// How an assembly divides what it copies: nothing when every part was computed in its place.
+Split assembly_writes(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
+  const ir::Node& n = s.graph.node(node);
+  bool copies = n.op != Op::concat;  // a pad writes its zeros
+  int64_t offset = 0;
+  for (NodeId part : n.args) {
+    copies = copies || !assembly_part_in_place(scan, node, part, offset);
+    offset += scan.width[part];
+  }
+  if (!copies) return Split::nothing;
+  if (assembly_splits_by_features(scan, s, node)) return Split::features;
+  return s.graph.type(node).shared ? Split::none : Split::rows;
+}
+
+// The split of two kinds of work together.
+Split combined(Split a, Split b) {
+  if (a == Split::nothing) return b;
+  if (b == Split::nothing) return a;
+  return a == b ? a : Split::none;
 }
 
 void wait(Lowering& l, Unsynced& state, bool emit = true) {
@@ -77,27 +121,29 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
   const ir::Graph& g = s.graph;
   const int64_t row_count = llvm::cast<llvm::ConstantInt>(rows)->getSExtValue();
-  // Work of one kind in a stage: wait first unless it and the unsynced writes are all row-local.
-  auto run = [&](bool row_local, const std::function<void()>& work) {
-    if (!(row_local && state.row_local)) sync(l, state, emit);
+  // Work of one kind in a stage that reads the unsynced writes split as `reads` and writes split
+  // as `writes`: wait first unless it reads only this thread's part of them.
+  auto run = [&](Split reads, Split writes, const std::function<void()>& work) {
+    if (reads == Split::none || combined(state.split, reads) == Split::none) sync(l, state, emit);
     if (emit) work();
-    state.pending = true;
-    state.row_local = state.row_local && row_local;
+    state.split = combined(state.split, writes);
+    state.pending = state.split != Split::nothing;
   };
   for (int stage = 1; stage < s.stages(phase); ++stage) {
     std::vector<NodeId> products;
-    bool products_row_local = true;
+    Split products_read = Split::nothing, products_write = Split::nothing;
     for (const passes::Product& p : s.products)
       if (p.phase == phase && p.stage == stage) {
         products.push_back(p.node);
-        products_row_local = products_row_local && product_row_local(scan, s, p.node);
+        products_read = combined(products_read, product_reads(scan, s, p.node));
+        products_write = combined(products_write, product_writes(scan, s, p.node));
       }
     if (!products.empty()) {
-      run(products_row_local, [&] {
+      run(products_read, products_write, [&] {
         for (NodeId id : products) emit_product(l, scan, id, step, rows);
       });
       // The stage's loops read the products: columns split among threads are all needed.
-      if (!products_row_local) wait(l, state, emit);
+      if (products_write == Split::none) wait(l, state, emit);
     }
     std::vector<const passes::FusionGroup*> groups;
     for (const passes::FusionGroup& group : s.groups)
@@ -108,18 +154,20 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
       if ((n.op == Op::concat || n.op == Op::pad) && s.phase[id] == phase && s.stage[id] == stage)
         assemblies.push_back(id);
     }
-    bool groups_row_local = true;
+    Split groups_split = Split::nothing;
     for (const passes::FusionGroup* group : groups)
-      groups_row_local = groups_row_local && group_splits_by_rows(l, scan, *group, row_count);
-    bool assemblies_row_local = true;
-    for (NodeId id : assemblies) assemblies_row_local = assemblies_row_local && !g.type(id).shared;
+      groups_split = combined(groups_split, group_splits_by_features(scan, *group) ? Split::features
+                                            : group_splits_by_rows(l, scan, *group, row_count) ? Split::rows
+                                                                                               : Split::none);
+    Split assemblies_split = Split::nothing;
+    for (NodeId id : assemblies) assemblies_split = combined(assemblies_split, assembly_writes(scan, s, id));
     if (!groups.empty())
-      run(groups_row_local, [&] {
+      run(groups_split, groups_split, [&] {
         for (const passes::FusionGroup* group : groups) emit_group(l, scan, *group, step, rows);
       });
     // An assembly reads the parts its stage's groups wrote, row by row.
     if (!assemblies.empty())
-      run(assemblies_row_local, [&] {
+      run(assemblies_split, assemblies_split, [&] {
         for (NodeId id : assemblies) emit_assembly(l, scan, id, step, rows);
       });
     // Results that are two places at once: copy to the second when the value is ready, unless its
@@ -127,17 +175,18 @@ void emit_phase(Lowering& l, const ScanPlan& scan, Phase phase, llvm::Value* ste
     // over the threads' rows as the row-split loops do, so after such loops it reads only what its
     // own thread wrote.
     std::vector<const ResultCopy*> copies;
-    bool copies_row_local = true;
+    bool copies_by_rows = true;
     for (const ResultCopy& c : scan.copies) {
       bool computed_here = !s.folded[c.node] && g.node(c.node).op != Op::slice &&
                            ir::op_family(g.node(c.node).op) != ir::OpFamily::Leaf && s.phase[c.node] == phase &&
                            s.stage[c.node] == stage;
       if (!computed_here || group_writes_copy(scan, s, c)) continue;
       copies.push_back(&c);
-      copies_row_local = copies_row_local && !g.type(c.node).is_matrix() && !g.type(c.node).shared;
+      copies_by_rows = copies_by_rows && !g.type(c.node).is_matrix() && !g.type(c.node).shared;
     }
+    const Split copies_split = copies_by_rows ? Split::rows : Split::none;
     if (!copies.empty())
-      run(copies_row_local, [&] {
+      run(copies_split, copies_split, [&] {
         for (const ResultCopy* c : copies) copy_value(l, scan, *c, step, rows);
       });
   }
@@ -176,19 +225,19 @@ void emit_scan(Lowering& l, const ScanPlan& scan) {
   sync(l, state);
   emit_phase(l, scan, Phase::pre, nullptr, l.int64(T * B), state);
   sync(l, state);
-  // A step ends with a barrier unless all it left unsynced is per-row: then the next step starts
-  // with those writes pending (a walk of the step without emitting tells which), and one barrier
-  // after the loop covers the last step's.
+  // A step ends with a barrier unless all it left unsynced is split by rows or by features: then
+  // the next step starts with those writes pending (a walk of the step without emitting tells
+  // which), and one barrier after the loop covers the last step's.
   Unsynced carried;
   emit_phase(l, scan, Phase::loop, nullptr, l.int64(B), carried, /*emit=*/false);
-  if (!carried.row_local) carried = {};
+  if (carried.split == Split::none) carried = {};
   state = carried;
   l.emit_for(l.int64(0), l.int64(T), 1, scan.reverse ? "step_back" : "step", [&](llvm::Value* k) {
     llvm::Value* t = scan.reverse ? b.CreateSub(l.int64(T - 1), k, "t") : k;
     Unsynced step_state = carried;
     emit_phase(l, scan, Phase::loop, t, l.int64(B), step_state);
-    if (!step_state.row_local) sync(l, step_state);
-    if (step_state.pending != carried.pending || step_state.row_local != carried.row_local)
+    if (step_state.split == Split::none) sync(l, step_state);
+    if (step_state.pending != carried.pending || step_state.split != carried.split)
       internal_error("emit_scan: a step leaves other unsynced writes than the walk of it said");
   });
   sync(l, state);

@@ -57,6 +57,11 @@ class Lowering {
   std::pair<llvm::Value*, llvm::Value*> row_range(const ScanPlan& scan, llvm::Value* rows) {
     return thread_range(rows, scan.row_granule);
   }
+  /// This thread's features [f0, f1) of a time loop split by features (scan.feature_split > 0):
+  /// every fused loop and product of the step takes these.
+  std::pair<llvm::Value*, llvm::Value*> feature_range(const ScanPlan& scan) {
+    return thread_range(int64(scan.feature_split), kFeatureGranule);
+  }
   /// This thread's GEMM scratch in the workspace.
   llvm::Value* scratch();
   /// A stack slot in the function's entry block (an alloca inside a loop would grow the stack).
@@ -89,6 +94,10 @@ class Lowering {
 /// splits rows and blocks of features (few rows, no row reductions) or one thread does it (shared).
 bool group_splits_by_rows(const Lowering& l, const ScanPlan& scan, const passes::FusionGroup& group, int64_t rows);
 
+/// Whether emit_group splits the group's work by this thread's features (Lowering::feature_range):
+/// a fused loop of a time loop split by features.
+bool group_splits_by_features(const ScanPlan& scan, const passes::FusionGroup& group);
+
 /// Whether the fused loop computing a result also writes it to its second place (`copy.to`), as
 /// it writes its first: a per-row vector of a group that is not shared. Such a result needs no
 /// copy after the loop (nor the barrier before one).
@@ -109,5 +118,12 @@ void emit_telemetry(Lowering& l, const TelemetrySeries& series);
 
 /// Assembles a concatenation or pad: copies the parts that were not computed in place.
 void emit_assembly(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
+
+/// Whether part `part` of assembly `node`, at column `offset`, was computed in its place in it.
+bool assembly_part_in_place(const ScanPlan& scan, ir::NodeId node, ir::NodeId part, int64_t offset);
+
+/// Whether emit_assembly copies by this thread's features (a concatenation in a time loop split by
+/// features whose parts are all multiples of feature_split wide), not by rows.
+bool assembly_splits_by_features(const ScanPlan& scan, const passes::ScanSchedule& s, ir::NodeId node);
 
 }  // namespace cellforge::llvm_backend

@@ -51,6 +51,94 @@ bool product_splits_rows(const GemmSpec& spec, bool in_loop) {
 }
 }  // namespace
 
+namespace {
+
+// The feature width by which threads split a time loop's step (ScanPlan::feature_split), or 0.
+// It pays where the fused loops already split features (fewer than kRowsToSplit rows) and the
+// loop's products are matrix-vector products of packed weights split by columns: a thread's
+// columns of every product then become the columns of its features, and the barrier between the
+// products and the fused loops goes, and with it the one before a concatenation copied by rows
+// (docs/design.md, "A step split by features": two threads, B = 1, ~2% on a quiet machine, 22-29%
+// with another busy process). Every condition below is what makes "a thread reads only what it
+// wrote" true from the products to the end of the step:
+//  - every fused loop of the step has the same width F, no row reduction, and reads a value the
+//    step (or the one before) wrote only at a column offset that is a multiple of F, never as a
+//    single broadcast float: column c of such a value is written by the thread owning feature
+//    c mod F (products by construction, loops because their width is F);
+//  - every product of the step is a matrix-vector product (fewer rows than a tile) of prepacked
+//    weights with F columns, or a multiple of F at one row, F a multiple of the packed panels'
+//    width, or a column sum of F columns (a peephole's weight gradient), which then sums the
+//    thread's features;
+//  - every product reads its vector from a per-step sequence (step_stride != 0): after its last
+//    read of step t, another thread may already write the next step's values, which then go to
+//    other addresses.
+int64_t loop_feature_split(const passes::ScanSchedule& s, const ScanPlan& plan, int64_t batch) {
+  if (batch >= kRowsToSplit) return 0;
+  const ir::Graph& g = s.graph;
+  int64_t F = 0;
+  bool any_group = false, any_product = false;
+  for (const passes::FusionGroup& group : s.groups) {
+    if (group.phase != Phase::loop) continue;
+    if (group.shared || !group.cols.is_zero()) return 0;
+    const int64_t width = group.width.bind(plan.bindings);
+    if (any_group && width != F) return 0;
+    F = width;
+    any_group = true;
+  }
+  if (!any_group) return 0;
+  // Whether an operand of the step, read at feature j, is read where this thread wrote it.
+  auto carried = [&](NodeId id) {
+    return std::find(s.carried_leaves.begin(), s.carried_leaves.end(), id) != s.carried_leaves.end();
+  };
+  auto read_at_own_features = [&](NodeId a) {
+    if (s.folded[a]) return true;
+    NodeId base = a;
+    int64_t offset = 0;
+    while (g.node(base).op == Op::slice) {
+      offset += g.node(base).offset.bind(plan.bindings);
+      base = g.node(base).args[0];
+    }
+    const bool written_in_loop = carried(base) || (s.phase[base] == Phase::loop && !s.folded[base] &&
+                                                   ir::op_family(g.node(base).op) != ir::OpFamily::Leaf);
+    return !written_in_loop || (offset % F == 0 && (plan.width[a] != 1 || F == 1));
+  };
+  for (const passes::Product& p : s.products) {
+    if (p.phase != Phase::loop) continue;
+    const Op op = g.node(p.node).op;
+    if (op == Op::batch_sum) {  // a column sum over the step's rows: by features as the loops
+      if (plan.width[p.node] != F || plan.cols[p.node] != 0 || !read_at_own_features(g.node(p.node).args[0])) return 0;
+      continue;
+    }
+    const ProductPlan* product = plan.product(p.node);
+    if (!product || (op != Op::matmul && op != Op::matmul_t) || !product->packed.valid() || product->split_rows)
+      return 0;
+    const GemmSpec& spec = product->spec;
+    const int64_t panel = gemm_column_granule(spec);
+    if (spec.m >= gemm_row_granule(spec) || spec.n % F != 0 || F % panel != 0 || kFeatureGranule % panel != 0)
+      return 0;
+    // Several blocks of columns (an LSTM's four gates) take a call each: at one row the step
+    // streams the weights and the calls cost nothing against it, at 2-7 rows their packing of
+    // A and their driver cost more than the barrier saves (B = 4 forward +4-16%).
+    if (spec.n != F && spec.m > 1) return 0;
+    if (plan.location[g.node(p.node).args[1]].step_stride == 0) return 0;
+    any_product = true;
+  }
+  if (!any_product) return 0;
+  for (const passes::FusionGroup& group : s.groups) {
+    if (group.phase != Phase::loop) continue;
+    for (NodeId id : group.nodes) {
+      const Op op = g.node(id).op;
+      if (op == Op::sum || op == Op::mean) return 0;
+      for (NodeId a : g.node(id).args)
+        if (std::find(group.nodes.begin(), group.nodes.end(), a) == group.nodes.end() && !read_at_own_features(a))
+          return 0;
+    }
+  }
+  return F;
+}
+
+}  // namespace
+
 Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width) {
   const int64_t row = padded_row_stride(width);
   return {kWorkspace, ws.allocate(steps * batch * row), row, batch * row, 0};
@@ -227,6 +315,7 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     if (loop && product.split_rows) plan.row_granule = std::max(plan.row_granule, gemm_row_granule(spec));
     plan.products.push_back(product);
   }
+  plan.feature_split = loop_feature_split(s, plan, batch);
   // Loop products that add up over the steps start from zero.
   for (NodeId id = 0; id < n; ++id)
     if (s.accumulate[id])

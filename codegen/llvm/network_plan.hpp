@@ -73,6 +73,11 @@ struct Zeroing {
   int64_t width = 0;
 };
 
+/// Fused loops over fewer rows than this split their work among threads by features, not rows.
+constexpr int64_t kRowsToSplit = 8;
+/// Fused loops split by features take them in blocks of this many.
+constexpr int64_t kFeatureGranule = 64;
+
 /// A matrix product of a scan (matmul, matmul_t, outer) as a generated GEMM. Products inside the
 /// time loop whose matrix is a parameter read it prepacked: the parameter is packed once per call
 /// into `packed`, before the scan starts.
@@ -102,6 +107,13 @@ struct ScanPlan {
   // tile's rows when the loop's products split rows, so that in each step a thread reads only the
   // rows it wrote and the time loop needs no barrier.
   int64_t row_granule = 1;
+  // When > 0, threads split the time loop's step by features instead (few rows, matrix-vector
+  // products): a thread takes features [f0, f1) of this width, at multiples of kFeatureGranule,
+  // in every fused loop of the step, and every product of the loop computes the columns j with
+  // j mod feature_split in [f0, f1): for an LSTM, the four gates of its features. A thread's loops
+  // then read only what it wrote, and a step needs one barrier, before its products (which read
+  // every feature), instead of a second one after them.
+  int64_t feature_split = 0;
   const ProductPlan* product(ir::NodeId node) const {
     for (const ProductPlan& p : products)
       if (p.node == node) return &p;

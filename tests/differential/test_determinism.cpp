@@ -181,6 +181,19 @@ TEST_CASE("determinism: matrix-vector steps walking their weights both ways, bit
   check_stack("gru", 256, 256, 3, 4, 2, false, 13);
 }
 
+TEST_CASE("determinism: steps split by features (few rows), bitwise for 1, 2 and 3 threads") {
+  // Fewer than 8 rows and hidden sizes that are multiples of the 32-column panels: threads take
+  // features in blocks of 64 in every loop, and the columns of those features in every block of
+  // H columns of the products. H = 96 gives 64 + 32 on two threads and 64 + 32 + nothing on three;
+  // H = 192 on three threads 64 each. The peephole LSTM sums its weight gradients over the rows
+  // by features too; the GRU copies a concatenation by features. (The LSTM and GRU at H = 256
+  // above, with 1 and 3 rows, are split so too.)
+  check_stack("rnn", 64, 96, 2, 5, 2, false, 14);
+  check_stack("peephole_lstm", 64, 128, 1, 5, 1, false, 15);
+  check_stack("lstm", 64, 192, 5, 4, 2, true, 16);
+  check_stack("gru", 96, 96, 3, 4, 1, true, 17);
+}
+
 TEST_CASE("determinism: variable lengths and dropout, bitwise for 1, 2 and 3 threads") {
   // The dropout masks are drawn from the call's seed element by element, whatever the split.
   ir::NetworkSpec spec = stack("gru", 64, 96, 32, 5, 3, true);
@@ -192,4 +205,11 @@ TEST_CASE("determinism: variable lengths and dropout, bitwise for 1, 2 and 3 thr
   call.dropout_seed = 42;
   call.lengths = lengths;
   check_deterministic("bidirectional gru X=64 H=96 B=32 T=5 L=3, variable lengths, dropout 0.25", spec, 8, call);
+  // The same at 3 rows, where the steps are split by features.
+  ir::NetworkSpec few_rows = stack("lstm", 64, 128, 3, 5, 2, false);
+  few_rows.dropout = 0.25;
+  few_rows.variable_lengths = true;
+  const std::vector<int64_t> few_lengths = {5, 2, 4};
+  call.lengths = few_lengths;
+  check_deterministic("lstm X=64 H=128 B=3 T=5 L=2, variable lengths, dropout 0.25", few_rows, 18, call);
 }

@@ -76,6 +76,20 @@ TEST_CASE("differential: time loops without barriers (products split by rows) vs
     }
 }
 
+// Steps split by features: fewer than 8 rows and hidden sizes that are multiples of 32, so each
+// thread computes the gates of its features (docs/design.md, "A step split by features"); H = 96
+// gives shares of 64 and 32 features (and none on a third thread), two layers and 1 or 2 rows;
+// the peephole LSTM adds per-feature weight gradients summed in the loop, the GRU a concatenation
+// copied in the loop, the minimal RNN one product of H columns.
+TEST_CASE("differential: steps split by features (few rows) vs reference") {
+  uint64_t seed = 600;
+  for (const char* name : {"lstm", "gru", "rnn", "peephole_lstm"})
+    for (int threads : {2, 3}) {
+      check_cell(name, sizes_of(48, 96, 2, 5, 2), ++seed, threads);
+      check_cell(name, sizes_of(64, 128, 1, 4, 1), ++seed, threads);
+    }
+}
+
 // Batch 1 to 3 with weights over half of L2 on one thread: the steps' matrix-vector products walk
 // the packed weights in chunks, in alternating order (emit_product.cpp).
 TEST_CASE("differential: matrix-vector steps walking their weights both ways vs reference") {
