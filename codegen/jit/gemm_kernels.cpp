@@ -18,6 +18,7 @@ ModuleBuilder gemm_module_builder(const llvm_backend::GemmSpec& spec) {
   return [spec](llvm::LLVMContext& context) {
     auto module = std::make_unique<llvm::Module>(llvm_backend::gemm_symbol(spec), context);
     llvm_backend::get_or_emit_gemm(*module, spec);
+    llvm_backend::get_or_emit_gemm_blocks(*module, spec);
     llvm_backend::get_or_emit_gemm_pack(*module, spec);
     return module;
   };
@@ -59,6 +60,7 @@ GemmKernel::GemmKernel(llvm_backend::GemmSpec spec, std::unique_ptr<CompiledCode
     : spec_(std::move(spec)), code_(std::move(code)) {
   const std::string symbol = llvm_backend::gemm_symbol(spec_);
   gemm_ = reinterpret_cast<GemmFunction>(code_->lookup(symbol));
+  gemm_blocks_ = reinterpret_cast<GemmBlocksFunction>(code_->lookup(symbol + "_blocks"));
   pack_ = reinterpret_cast<PackFunction>(code_->lookup(symbol + "_pack"));
 }
 

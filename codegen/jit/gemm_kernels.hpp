@@ -31,6 +31,10 @@ class GemmKernel {
   /// C[m_begin:m_end, n_begin:n_end] (+)= op(A)·op(B) there; see codegen/llvm/gemm.hpp.
   using GemmFunction = void (*)(const float* a, const float* b, float* c, float* scratch, int64_t n_begin,
                                 int64_t n_end, int64_t m_begin, int64_t m_end);
+  /// The same over columns [n_begin + j·n_block_stride, n_end + j·n_block_stride), j < n_blocks.
+  using GemmBlocksFunction = void (*)(const float* a, const float* b, float* c, float* scratch, int64_t n_begin,
+                                      int64_t n_end, int64_t n_blocks, int64_t n_block_stride, int64_t m_begin,
+                                      int64_t m_end);
   /// Packs the panels of op(B) whose first column is in [n_begin, n_end); see gemm_spec.hpp.
   using PackFunction = void (*)(const float* b, float* packed, int64_t n_begin, int64_t n_end);
 
@@ -42,6 +46,7 @@ class GemmKernel {
 
   const llvm_backend::GemmSpec& spec() const { return spec_; }
   GemmFunction gemm() const { return gemm_; }
+  GemmBlocksFunction gemm_blocks() const { return gemm_blocks_; }
   PackFunction pack() const { return pack_; }
   /// Floats of scratch per concurrent gemm call, and of the packed B buffer.
   int64_t scratch_floats() const { return llvm_backend::gemm_scratch_floats(spec_); }
@@ -53,6 +58,7 @@ class GemmKernel {
   llvm_backend::GemmSpec spec_;
   std::unique_ptr<CompiledCode> code_;
   GemmFunction gemm_ = nullptr;
+  GemmBlocksFunction gemm_blocks_ = nullptr;
   PackFunction pack_ = nullptr;
 };
 

@@ -125,6 +125,21 @@ llvm::Function* get_or_emit_gemm(llvm::Module& module, const GemmSpec& spec) {
   return f;
 }
 
+llvm::Function* get_or_emit_gemm_blocks(llvm::Module& module, const GemmSpec& spec) {
+  check_gemm_spec(spec);
+  if (llvm::Function* existing = module.getFunction(gemm_symbol(spec) + "_blocks")) return existing;
+  llvm::LLVMContext& context = module.getContext();
+  llvm::Type* ptr = llvm::PointerType::get(context, 0);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(context);
+  llvm::Function* f = emit_forwarder(
+      module, spec, gemm_symbol(spec) + "_blocks", "gemm_blocks",
+      {"a", "b", "c", "scratch", "n_begin", "n_end", "n_blocks", "n_block_stride", "m_begin", "m_end"},
+      {ptr, ptr, ptr, ptr, i64, i64, i64, i64, i64, i64});
+  f->getArg(0)->addAttr(llvm::Attribute::ReadOnly);
+  f->getArg(1)->addAttr(llvm::Attribute::ReadOnly);
+  return f;
+}
+
 llvm::Function* get_or_emit_gemm_pack(llvm::Module& module, const GemmSpec& spec) {
   check_gemm_spec(spec);
   if (llvm::Function* existing = module.getFunction(gemm_symbol(spec) + "_pack")) return existing;

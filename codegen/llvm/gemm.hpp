@@ -50,11 +50,19 @@ namespace cellforge::llvm_backend {
 /// Names the version of the code the spec functions and the library contain, and the calling
 /// convention between them. It changes whenever either does, and belongs in the cache key of every
 /// module that calls a gemm and of the library itself.
-constexpr const char* gemm_generator_version = "gemm-v4";
+constexpr const char* gemm_generator_version = "gemm-v5";
 
 /// The gemm function of `spec` in `module` (a call into the tile's library), emitted if the module
 /// has none of that symbol yet. Throws InternalError for an invalid spec.
 llvm::Function* get_or_emit_gemm(llvm::Module& module, const GemmSpec& spec);
+
+/// The gemm function of `spec` over several blocks of columns in one call (symbol gemm_symbol(spec)
+/// + "_blocks"), emitted if absent:
+///   void S_blocks(A, B, C, scratch, n_begin, n_end, n_blocks, n_block_stride, m_begin, m_end)
+/// computes S over columns [n_begin + j·n_block_stride, n_end + j·n_block_stride) for j in
+/// [0, n_blocks), in that order (a negative stride lists them from the last; blocks must not
+/// overlap), packing A once for all of them; each element is computed as by S.
+llvm::Function* get_or_emit_gemm_blocks(llvm::Module& module, const GemmSpec& spec);
 
 /// The pack function of `spec` in `module` (symbol gemm_symbol(spec) + "_pack"), emitted if absent.
 llvm::Function* get_or_emit_gemm_pack(llvm::Module& module, const GemmSpec& spec);

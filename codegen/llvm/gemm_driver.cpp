@@ -6,10 +6,14 @@
 //     for each K block                                                p0..p0+kc, balanced
 //       for each block of rows of A in [m_begin, m_end): pack it      row0..row0+mc
 //         (plan.a_in_place: pack only its edge rows)
-//         for each group of panels                                    q, edge_panels at a time
-//           for each panel of the group, each full tile of rows:      kernel_<mr>x<nr>
-//             (plan.a_in_place: kernel_<mr>x<nr>_a_in_place or _at_in_place, reading A itself)
-//           the edge rows (m % mr) over the whole group:              kernel_<edge>x<group·nr>
+//         for each block of columns (gemm_blocks; gemm: one)          [n_begin, n_end) + j·stride
+//           for each group of its panels                              q, edge_panels at a time
+//             for each panel of the group, each full tile of rows:    kernel_<mr>x<nr>
+//               (plan.a_in_place: kernel_<mr>x<nr>_a_in_place or _at_in_place, reading A itself)
+//             the edge rows (m % mr) over the whole group:            kernel_<edge>x<group·nr>
+//
+// Several blocks of columns in one call (a thread's columns of every gate of its features, in a
+// time loop split by features) pack A once for all of them.
 //
 // The edge kernel depends on the number of edge rows and of panels left in the group, both known
 // only at run time: it is read from a constant table of the library's kernels (by rows and panel
@@ -110,16 +114,31 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
   Function* pack_a = pack_a_function(module, tile);
   Function* pack_b = pack_b_function(module, tile);
 
-  Function* f = new_void_function(module, gemm_library_symbol(tile, "gemm"), {ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64},
-                                  {"shape", "a", "b", "c", "scratch", "n_begin", "n_end", "m_begin", "m_end"}, false);
+  Function* f = new_void_function(module, gemm_library_symbol(tile, "gemm_blocks"),
+                                  {ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64, i64, i64},
+                                  {"shape", "a", "b", "c", "scratch", "n_begin", "n_end", "n_blocks", "n_block_stride",
+                                   "m_begin", "m_end"},
+                                  false);
   for (unsigned i : {0u, 1u, 2u}) f->getArg(i)->addAttr(llvm::Attribute::ReadOnly);
   ir.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", f));
   const std::vector<Value*> s = load_shape(ir, f->getArg(0));
   Value *a = f->getArg(1), *b = f->getArg(2), *c = f->getArg(3), *scratch = f->getArg(4);
-  Value* n_begin = x.max(f->getArg(5), x.i64(0), "n_begin.clamped");
-  Value* n_end = x.min(f->getArg(6), s[shape_n], "n_end.clamped");
-  Value* m_begin = x.max(f->getArg(7), x.i64(0), "m_begin.clamped");
-  Value* m_end = x.min(f->getArg(8), s[shape_m], "m_end.clamped");
+  // Column block j is [n_begin + j·stride, n_end + j·stride); the loops below run over the panels
+  // of their union's span and, per block of A rows, over each block's panels.
+  Value* n_blocks = f->getArg(7);
+  Value* n_block_stride = f->getArg(8);
+  auto block_range = [&](Value* block) -> std::pair<Value*, Value*> {
+    Value* shift = x.mul(block, n_block_stride, "column_block.shift");
+    return {x.max(x.add(f->getArg(5), shift), x.i64(0), "column_block.begin"),
+            x.min(x.add(f->getArg(6), shift), s[shape_n], "column_block.end")};
+  };
+  // (A negative stride lists the blocks from the last: the span is the same.)
+  auto [first_begin, first_end] = block_range(x.i64(0));
+  auto [last_begin, last_end] = block_range(ir.CreateSub(n_blocks, x.i64(1)));
+  Value* n_begin = x.min(first_begin, last_begin, "n_begin");
+  Value* n_end = x.max(first_end, last_end, "n_end");
+  Value* m_begin = x.max(f->getArg(9), x.i64(0), "m_begin.clamped");
+  Value* m_end = x.min(f->getArg(10), s[shape_m], "m_end.clamped");
   Value* prepacked = ir.CreateICmpNE(s[shape_prepacked], x.i64(0), "is_prepacked");
   Value* a_in_place = ir.CreateICmpNE(s[shape_a_in_place], x.i64(0), "a_in_place");
   Value* a_rows_contiguous = ir.CreateICmpEQ(s[shape_a_col_stride], x.i64(1), "a_rows_contiguous");
@@ -127,7 +146,8 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
   Value* b_scratch = x.at(scratch, s[shape_scratch_a_floats], "b_scratch");
   Value* c_row_stride = s[shape_c_row_stride];
 
-  emit_if(ir, ir.CreateAnd(ir.CreateICmpSLT(n_begin, n_end), ir.CreateICmpSLT(m_begin, m_end)), "any", [&] {
+  Value* any_columns = ir.CreateAnd(ir.CreateICmpSGT(n_blocks, x.i64(0)), ir.CreateICmpSLT(n_begin, n_end));
+  emit_if(ir, ir.CreateAnd(any_columns, ir.CreateICmpSLT(m_begin, m_end)), "any", [&] {
     Value* q_first = ir.CreateUDiv(n_begin, x.i64(nr), "q_first");
     Value* q_end = x.ceil_div(n_end, nr, "q_end");
     Value* nc_panels = ir.CreateSelect(prepacked, s[shape_panels], s[shape_nc_panels], "nc_panels");
@@ -168,22 +188,26 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
           Value* packed_tiles = ir.CreateSelect(a_in_place, x.i64(0), full_tiles, "packed_tiles");
           Value* pack_from = x.at(a_block, x.mul(x.mul(ir.CreateSub(full_tiles, packed_tiles), mr), a_row_stride), "a_pack_from");
           ir.CreateCall(pack_a, {pack_from, a_packed, packed_tiles, edge_rows, kc, a_row_stride, s[shape_a_col_stride]});
+          // Edge kernels exist for up to edge_panels(rows) panels; a row range that cuts a tile
+          // leaves other edge rows than the plan's, which go one panel at a time.
+          Value* group = ir.CreateSelect(ir.CreateICmpEQ(edge_rows, s[shape_edge_rows]), s[shape_edge_panels], x.i64(1),
+                                         "panel_group.size");
+          emit_loop(ir, "column_block", x.i64(0), n_blocks, 1, [&](Value* column_block) {
+          auto [block_begin_column, block_end_column] = block_range(column_block);
           // One kernel call over `panels` panels from q: its B, its C tile and its column window.
           auto call = [&](llvm::FunctionCallee kernel, Value* a_panel, Value* a_stride, Value* c_rows, Value* q,
                           Value* panels) {
             Value* b_panel = x.at(b_base, ir.CreateMul(ir.CreateSub(q, b_first_panel), panel_stride), "b_panel");
             Value* column0 = x.mul(q, nr, "column0");
-            Value* col_lo = x.max(ir.CreateSub(n_begin, column0), x.i64(0), "col_lo");
-            Value* col_hi = x.min(ir.CreateSub(n_end, column0), x.mul(panels, nr), "col_hi");
+            Value* col_lo = x.max(ir.CreateSub(block_begin_column, column0), x.i64(0), "col_lo");
+            Value* col_hi = x.min(ir.CreateSub(block_end_column, column0), x.mul(panels, nr), "col_hi");
             ir.CreateCall(kernel, {a_panel, a_stride, b_panel, panel_stride, x.at(c_rows, column0, "c_tile"),
                                    c_row_stride, kc, overwrite, col_lo, col_hi});
           };
-          // Edge kernels exist for up to edge_panels(rows) panels; a row range that cuts a tile
-          // leaves other edge rows than the plan's, which go one panel at a time.
-          Value* group = ir.CreateSelect(ir.CreateICmpEQ(edge_rows, s[shape_edge_rows]), s[shape_edge_panels], x.i64(1),
-                                         "panel_group.size");
-          emit_loop(ir, "panel_group", q0, q1, group, [&](Value* q) {
-            Value* group_end = x.min(x.add(q, group), q1, "panel_group.end");
+          Value* block_q0 = x.max(q0, ir.CreateUDiv(block_begin_column, x.i64(nr)), "column_block.q0");
+          Value* block_q1 = x.min(q1, x.ceil_div(block_end_column, nr, "column_block.q_end"), "column_block.q1");
+          emit_loop(ir, "panel_group", block_q0, block_q1, group, [&](Value* q) {
+            Value* group_end = x.min(x.add(q, group), block_q1, "panel_group.end");
             emit_loop(ir, "panel", q, group_end, 1, [&](Value* panel) {
               emit_loop(ir, "tile", x.i64(0), full_tiles, 1, [&](Value* t) {
                 Value* c_rows = x.at(c, x.mul(x.add(row0, x.mul(t, mr)), c_row_stride), "c_rows");
@@ -214,12 +238,22 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
               call(llvm::FunctionCallee(kernel_type, kernel), a_edge, a_row_stride, c_edge, q, panels_left);
             });
           });
+          });
         });
       });
     });
   });
   ir.CreateRetVoid();
-  return f;
+
+  // gemm(shape, a, b, c, scratch, n_begin, n_end, m_begin, m_end): one block of columns.
+  Function* one = new_void_function(module, gemm_library_symbol(tile, "gemm"), {ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64},
+                                    {"shape", "a", "b", "c", "scratch", "n_begin", "n_end", "m_begin", "m_end"}, false);
+  for (unsigned i : {0u, 1u, 2u}) one->getArg(i)->addAttr(llvm::Attribute::ReadOnly);
+  ir.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", one));
+  ir.CreateCall(f, {one->getArg(0), one->getArg(1), one->getArg(2), one->getArg(3), one->getArg(4), one->getArg(5),
+                    one->getArg(6), x.i64(1), x.i64(0), one->getArg(7), one->getArg(8)});
+  ir.CreateRetVoid();
+  return one;
 }
 
 Function* emit_library_pack(llvm::Module& module, const GemmTile& tile) {

@@ -57,7 +57,9 @@ llvm::Function* kernel_function(llvm::Module& module, const GemmTile& tile, int6
                                 int64_t k_split, KernelA a_form = KernelA::packed);
 
 /// The library's entry points (gemm_driver.cpp):
-///   gemm(shape, a, b, c, scratch, n_begin, n_end, m_begin, m_end)   the blocking loops (gemm_driver.cpp)
+///   gemm_blocks(shape, a, b, c, scratch, n_begin, n_end, n_blocks, n_block_stride, m_begin, m_end)
+///                                                   the blocking loops (gemm_driver.cpp), over blocks of columns
+///   gemm(shape, a, b, c, scratch, n_begin, n_end, m_begin, m_end)   one block
 ///   pack(shape, b, packed, n_begin, n_end)          packs the panels of [n_begin, n_end)
 llvm::Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile);
 llvm::Function* emit_library_pack(llvm::Module& module, const GemmTile& tile);

@@ -66,9 +66,9 @@ namespace {
 //    single broadcast float: column c of such a value is written by the thread owning feature
 //    c mod F (products by construction, loops because their width is F);
 //  - every product of the step is a matrix-vector product (fewer rows than a tile) of prepacked
-//    weights with F columns, or a multiple of F at one row, F a multiple of the packed panels'
-//    width, or a column sum of F columns (a peephole's weight gradient), which then sums the
-//    thread's features;
+//    weights with a multiple of F columns, F a multiple of the packed panels' width (one call
+//    computes the thread's columns of every block, packing A once), or a column sum of F columns
+//    (a peephole's weight gradient), which then sums the thread's features;
 //  - every product reads its vector from a per-step sequence (step_stride != 0): after its last
 //    read of step t, another thread may already write the next step's values, which then go to
 //    other addresses.
@@ -116,10 +116,6 @@ int64_t loop_feature_split(const passes::ScanSchedule& s, const ScanPlan& plan, 
     const int64_t panel = gemm_column_granule(spec);
     if (spec.m >= gemm_row_granule(spec) || spec.n % F != 0 || F % panel != 0 || kFeatureGranule % panel != 0)
       return 0;
-    // Several blocks of columns (an LSTM's four gates) take a call each: at one row the step
-    // streams the weights and the calls cost nothing against it, at 2-7 rows their packing of
-    // A and their driver cost more than the barrier saves (B = 4 forward +4-16%).
-    if (spec.n != F && spec.m > 1) return 0;
     if (plan.location[g.node(p.node).args[1]].step_stride == 0) return 0;
     any_product = true;
   }

@@ -352,6 +352,54 @@ TEST_CASE("gemm: N split into arbitrary column ranges gives bitwise the same C")
   }
 }
 
+TEST_CASE("gemm: blocks of columns in one call give bitwise what a call per block gives") {
+  // A thread's columns of every gate (blocks of the same range, H apart, listed from the first or
+  // from the last): matrix-vector and tile shapes, prepacked and strided B, = and +=, ranges cut
+  // in the middle of a panel.
+  const GemmSpec specs[] = {
+      make(1, 1024, 256, Transpose::no, Transpose::yes, GemmB::prepacked, false, 0),
+      make(3, 768, 96, Transpose::no, Transpose::no, GemmB::prepacked, true, 0),
+      make(13, 300, 17, Transpose::no, Transpose::no, GemmB::strided, false, 3),
+      make(4, 400, 64, Transpose::yes, Transpose::no, GemmB::prepacked, true, 1),
+  };
+  uint32_t seed = 7000;
+  for (const GemmSpec& spec : specs) {
+    auto kernel = GemmKernel::compile(spec, test_options());
+    Problem problem(spec, seed);
+    const std::vector<float> b = b_operand(*kernel, problem);
+    std::vector<float> scratch(static_cast<size_t>(kernel->scratch_floats()) + 1);
+    std::mt19937 random(seed);
+    for (int trial = 0; trial < 8; ++trial) {
+      const int64_t blocks = 1 + trial % 4, stride = spec.n / blocks;
+      const int64_t lo = std::uniform_int_distribution<int64_t>(0, stride)(random);
+      const int64_t hi = std::uniform_int_distribution<int64_t>(lo, stride)(random);
+      INFO(cellforge::llvm_backend::gemm_key(spec) << " blocks " << blocks << " of [" << lo << ", " << hi << ") "
+                                                   << stride << " apart");
+      std::vector<float> one_call = problem.c_initial, per_block = problem.c_initial;
+      if (trial % 2 == 0)
+        kernel->gemm_blocks()(problem.a.data(), b.data(), one_call.data(), scratch.data(), lo, hi, blocks, stride, 0,
+                              spec.m);
+      else  // the same blocks listed from the last (a negative stride)
+        kernel->gemm_blocks()(problem.a.data(), b.data(), one_call.data(), scratch.data(), lo + (blocks - 1) * stride,
+                              hi + (blocks - 1) * stride, blocks, -stride, 0, spec.m);
+      for (int64_t j = 0; j < blocks; ++j)
+        kernel->gemm()(problem.a.data(), b.data(), per_block.data(), scratch.data(), lo + j * stride, hi + j * stride,
+                       0, spec.m);
+      CHECK(std::memcmp(one_call.data(), per_block.data(), one_call.size() * sizeof(float)) == 0);
+      // Nothing outside the blocks is written.
+      for (int64_t i = 0; i < spec.m; ++i)
+        for (int64_t c = 0; c < spec.n; ++c) {
+          const int64_t in_block = c % stride;
+          if (c < blocks * stride && in_block >= lo && in_block < hi) continue;
+          const size_t at = static_cast<size_t>(i * spec.c_row_stride + c);
+          if (std::memcmp(&one_call[at], &problem.c_initial[at], sizeof(float)) != 0)
+            FAIL("C(" << i << "," << c << ") outside the blocks was written");
+        }
+    }
+    ++seed;
+  }
+}
+
 TEST_CASE("gemm: threads on disjoint column ranges, each with its own scratch, match one call") {
   const GemmSpec specs[] = {make(50, 512, 128, Transpose::no, Transpose::yes, GemmB::prepacked, false, 16),
                             make(1, 1000, 300, Transpose::no, Transpose::no, GemmB::prepacked, true, 0),
