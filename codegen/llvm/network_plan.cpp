@@ -69,6 +69,8 @@ namespace {
 //    weights with a multiple of F columns, F a multiple of the packed panels' width (one call
 //    computes the thread's columns of every block, packing A once), or a column sum of F columns
 //    (a peephole's weight gradient), which then sums the thread's features;
+//  - a concatenation of the step whose parts are multiples of F wide (copied by features) reads
+//    them as the loops do;
 //  - every product reads its vector from a per-step sequence (step_stride != 0): after its last
 //    read of step t, another thread may already write the next step's values, which then go to
 //    other addresses.
@@ -120,6 +122,17 @@ int64_t loop_feature_split(const passes::ScanSchedule& s, const ScanPlan& plan, 
     any_product = true;
   }
   if (!any_product) return 0;
+  // A concatenation of the step whose parts are multiples of F wide is copied by features
+  // (emit_assembly): each part at column j must then be where this thread wrote it.
+  for (NodeId id = 0; id < g.size(); ++id) {
+    const ir::Node& n = g.node(id);
+    if (n.op != Op::concat || s.phase[id] != Phase::loop) continue;
+    bool by_features = true;
+    for (NodeId part : n.args) by_features = by_features && plan.width[part] % F == 0;
+    if (by_features)
+      for (NodeId part : n.args)
+        if (!read_at_own_features(part)) return 0;
+  }
   for (const passes::FusionGroup& group : s.groups) {
     if (group.phase != Phase::loop) continue;
     for (NodeId id : group.nodes) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "codegen/ir/text.hpp"
+#include "codegen/llvm/network_plan.hpp"
 #include "support/jit_harness.hpp"
 #include "support/random_cell.hpp"
 
@@ -24,19 +25,10 @@ int cells_to_run() {
   return n ? std::atoi(n) : 200;
 }
 
-void check_random_cell(uint64_t seed) {
-  ir::Graph cell = testing::random_cell(seed);
-  std::mt19937_64 rng(seed * 7919);
-  ir::NetworkSizes sizes;
-  const int64_t Ts[] = {1, 3, 17}, Bs[] = {1, 3, 8}, Hs[] = {7, 13, 9};
-  sizes.input = 5;
-  sizes.hidden = Hs[rng() % 3];
-  sizes.batch = Bs[rng() % 3];
-  sizes.unroll = Ts[rng() % 3];
-  sizes.layers = 1 + static_cast<int64_t>(rng() % 2);
+void check_random_cell(const ir::Graph& cell, uint64_t seed, const ir::NetworkSizes& sizes, int threads) {
   testing::HarnessOptions options;
   options.seed = seed;
-  options.threads = 1 + static_cast<int>(rng() % 2);
+  options.threads = threads;
   testing::Comparison c;
   try {
     c = testing::compare_with_reference(cell, sizes, options);
@@ -53,7 +45,48 @@ void check_random_cell(uint64_t seed) {
   CHECK(c.worst.relative < 1e-4);
 }
 
+void check_random_cell(uint64_t seed) {
+  ir::Graph cell = testing::random_cell(seed);
+  std::mt19937_64 rng(seed * 7919);
+  ir::NetworkSizes sizes;
+  const int64_t Ts[] = {1, 3, 17}, Bs[] = {1, 3, 8}, Hs[] = {7, 13, 9};
+  sizes.input = 5;
+  sizes.hidden = Hs[rng() % 3];
+  sizes.batch = Bs[rng() % 3];
+  sizes.unroll = Ts[rng() % 3];
+  sizes.layers = 1 + static_cast<int64_t>(rng() % 2);
+  check_random_cell(cell, seed, sizes, 1 + static_cast<int>(rng() % 2));
+}
+
 }  // namespace
+
+// Random cells where steps can be split by features (docs/design.md, "A step split by features"):
+// fewer than 8 rows, H = 64 (a multiple of the 32-column panels), 2 or 3 threads. Whether a cell's
+// step is split depends on what it reads at which offsets; the count of split scans is checked so
+// that the case keeps exercising the split.
+TEST_CASE("differential: random cells at few rows, steps split by features, vs reference") {
+  int split_scans = 0;
+  for (uint64_t seed = 3000; seed < 3040; ++seed) {
+    ir::Graph cell = testing::random_cell(seed);
+    std::mt19937_64 rng(seed * 7919);
+    ir::NetworkSizes sizes;
+    sizes.input = 24;
+    sizes.hidden = 64;
+    sizes.batch = seed % 2 ? 1 : 3;
+    sizes.unroll = 2 + static_cast<int64_t>(rng() % 4);
+    sizes.layers = 1 + static_cast<int64_t>(rng() % 2);
+    try {
+      const llvm_backend::NetworkPlan plan = llvm_backend::plan_network(cell, sizes, passes::PassOptions{});
+      for (const auto* scans : {&plan.forward, &plan.backward})
+        for (const llvm_backend::ScanPlan& scan : *scans) split_scans += scan.feature_split > 0;
+    } catch (const std::exception&) {
+      // check_random_cell reports it
+    }
+    check_random_cell(cell, seed, sizes, 2 + static_cast<int>(seed % 2));
+  }
+  INFO("scans split by features: " << split_scans);
+  CHECK(split_scans >= 10);
+}
 
 TEST_CASE("differential: random cells JIT vs reference interpreter", "[.random]") {
   if (const char* one = std::getenv("CELLFORGE_RANDOM_CELL_SEED")) {
