@@ -22,6 +22,65 @@ const Location& location_of(const ScanPlan& scan, const ir::Graph& g, NodeId id)
   return scan.location[id];
 }
 
+// A product of the time loop with fewer rows than a tile and packed weights (ProductPlan::packed).
+void emit_matrix_vector_product(Lowering& l, const ScanPlan& scan, const GemmSpec& spec, llvm::Value* step,
+                                llvm::Value* a_ptr, llvm::Value* b_ptr, llvm::Value* c_ptr, const std::string& name) {
+  auto& b = l.b();
+  // Fewer rows than a tile: a matrix-vector product that streams the packed weights once per
+  // step, at the speed of the cache they come from. This thread's columns are one range, or
+  // in a time loop split by features (ScanPlan::feature_split = F) the range of its features
+  // in every block of F columns. A thread's share of the weights larger than half of L2 (the
+  // LSTM's at H = 256 on one thread: 1 MiB) would miss in it on every step if read in the
+  // same order, so the product then walks them in chunks of two panels, ascending on even
+  // steps and descending on odd ones: what a step read last, the next one reads first, still
+  // in L2. A smaller share stays in L2 anyway and is one call for all blocks. Each column is
+  // computed as in one call (any column range gives bitwise the same elements).
+  const int64_t block_width = scan.feature_split > 0 ? scan.feature_split : spec.n;
+  auto [begin, end] = scan.feature_split > 0 ? l.feature_range(scan)
+                                             : l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
+  llvm::Value* blocks = l.int64(spec.n / block_width);
+  if (spec.n > block_width) {
+    // All the features (one thread): the blocks' ranges make one, of all N columns.
+    llvm::Value* all = b.CreateICmpEQ(b.CreateSub(end, begin), l.int64(block_width), "all_features");
+    blocks = b.CreateSelect(all, l.int64(1), blocks);
+    begin = b.CreateSelect(all, l.int64(0), begin);
+    end = b.CreateSelect(all, l.int64(spec.n), end);
+  }
+  llvm::Value* columns = b.CreateSub(end, begin);  // per block
+  llvm::Value* share_bytes = b.CreateMul(b.CreateMul(columns, blocks), l.int64(spec.k * 4));
+  // Walking: chunks of two panels of every block, one call each; else one call for all blocks
+  // (A packed once).
+  llvm::Value* walk = b.CreateICmpSGT(share_bytes, l.int64(gemm_l2_bytes), "walk");
+  llvm::Value* chunk = b.CreateSelect(walk, l.int64(2 * gemm_column_granule(spec)),
+                                      b.CreateSelect(b.CreateICmpSGT(columns, l.int64(1)), columns, l.int64(1)), "chunk");
+  llvm::Value* chunks_per_block = b.CreateSDiv(b.CreateAdd(columns, b.CreateSub(chunk, l.int64(1))), chunk);
+  llvm::Value* calls = b.CreateSelect(walk, b.CreateMul(chunks_per_block, blocks), chunks_per_block, "calls");
+  llvm::Value* descending = b.CreateICmpNE(b.CreateAnd(step, l.int64(1)), l.int64(0), "descending");
+  llvm::Function* gemm_blocks = get_or_emit_gemm_blocks(l.module(), spec);
+  l.emit_for(l.int64(0), calls, 1, name + ".chunk", [&](llvm::Value* i) {
+    llvm::Value* index = b.CreateSelect(descending, b.CreateSub(b.CreateSub(calls, l.int64(1)), i), i);
+    llvm::Value* block_start = b.CreateMul(b.CreateSDiv(index, chunks_per_block), l.int64(block_width));
+    llvm::Value* from = b.CreateAdd(b.CreateAdd(block_start, begin), b.CreateMul(b.CreateSRem(index, chunks_per_block), chunk));
+    llvm::Value* block_end = b.CreateAdd(block_start, end);
+    llvm::Value* to = b.CreateAdd(from, chunk);
+    to = b.CreateSelect(b.CreateICmpSLT(to, block_end), to, block_end);
+    llvm::Value* call_blocks = b.CreateSelect(walk, l.int64(1), blocks);
+    llvm::Value* stride = l.int64(block_width);
+    if (spec.n > block_width) {
+      // One call for all blocks walks them both ways too: the last first on odd steps (a
+      // negative stride). At B = 1 on two threads (512 KiB each, half of L2) the forward took
+      // 0.325 ms with the blocks always in order, 0.277 so (0.276 before the split by features).
+      llvm::Value* reversed = b.CreateAnd(descending, b.CreateNot(walk), "blocks_reversed");
+      llvm::Value* last = b.CreateMul(b.CreateSub(blocks, l.int64(1)), l.int64(block_width));
+      from = b.CreateSelect(reversed, b.CreateAdd(from, last), from);
+      to = b.CreateSelect(reversed, b.CreateAdd(to, last), to);
+      stride = b.CreateSelect(reversed, l.int64(-block_width), stride);
+    }
+    b.CreateCall(gemm_blocks, {a_ptr, b_ptr, c_ptr, l.scratch(), from, to, call_blocks, stride,
+                               l.int64(0), l.int64(spec.m)});
+  });
+}
+
 }  // namespace
 
 void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {
@@ -54,59 +113,7 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
       auto [begin, end] = l.thread_range(l.int64(spec.m), gemm_row_granule(spec));
       b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), l.int64(0), l.int64(spec.n), begin, end});
     } else if (step && product->packed.valid() && spec.m < gemm_row_granule(spec)) {
-      // Fewer rows than a tile: a matrix-vector product that streams the packed weights once per
-      // step, at the speed of the cache they come from. This thread's columns are one range, or
-      // in a time loop split by features (ScanPlan::feature_split = F) the range of its features
-      // in every block of F columns. A thread's share of the weights larger than half of L2 (the
-      // LSTM's at H = 256 on one thread: 1 MiB) would miss in it on every step if read in the
-      // same order, so the product then walks them in chunks of two panels, ascending on even
-      // steps and descending on odd ones: what a step read last, the next one reads first, still
-      // in L2. A smaller share stays in L2 anyway and is one call for all blocks. Each column is
-      // computed as in one call (any column range gives bitwise the same elements).
-      const int64_t block_width = scan.feature_split > 0 ? scan.feature_split : spec.n;
-      auto [begin, end] = scan.feature_split > 0 ? l.feature_range(scan)
-                                                 : l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
-      llvm::Value* blocks = l.int64(spec.n / block_width);
-      if (spec.n > block_width) {
-        // All the features (one thread): the blocks' ranges make one, of all N columns.
-        llvm::Value* all = b.CreateICmpEQ(b.CreateSub(end, begin), l.int64(block_width), "all_features");
-        blocks = b.CreateSelect(all, l.int64(1), blocks);
-        begin = b.CreateSelect(all, l.int64(0), begin);
-        end = b.CreateSelect(all, l.int64(spec.n), end);
-      }
-      llvm::Value* columns = b.CreateSub(end, begin);  // per block
-      llvm::Value* share_bytes = b.CreateMul(b.CreateMul(columns, blocks), l.int64(spec.k * 4));
-      // Walking: chunks of two panels of every block, one call each; else one call for all blocks
-      // (A packed once).
-      llvm::Value* walk = b.CreateICmpSGT(share_bytes, l.int64(gemm_l2_bytes), "walk");
-      llvm::Value* chunk = b.CreateSelect(walk, l.int64(2 * gemm_column_granule(spec)),
-                                          b.CreateSelect(b.CreateICmpSGT(columns, l.int64(1)), columns, l.int64(1)), "chunk");
-      llvm::Value* chunks_per_block = b.CreateSDiv(b.CreateAdd(columns, b.CreateSub(chunk, l.int64(1))), chunk);
-      llvm::Value* calls = b.CreateSelect(walk, b.CreateMul(chunks_per_block, blocks), chunks_per_block, "calls");
-      llvm::Value* descending = b.CreateICmpNE(b.CreateAnd(step, l.int64(1)), l.int64(0), "descending");
-      llvm::Function* gemm_blocks = get_or_emit_gemm_blocks(l.module(), spec);
-      l.emit_for(l.int64(0), calls, 1, name + ".chunk", [&](llvm::Value* i) {
-        llvm::Value* index = b.CreateSelect(descending, b.CreateSub(b.CreateSub(calls, l.int64(1)), i), i);
-        llvm::Value* block_start = b.CreateMul(b.CreateSDiv(index, chunks_per_block), l.int64(block_width));
-        llvm::Value* from = b.CreateAdd(b.CreateAdd(block_start, begin), b.CreateMul(b.CreateSRem(index, chunks_per_block), chunk));
-        llvm::Value* block_end = b.CreateAdd(block_start, end);
-        llvm::Value* to = b.CreateAdd(from, chunk);
-        to = b.CreateSelect(b.CreateICmpSLT(to, block_end), to, block_end);
-        llvm::Value* call_blocks = b.CreateSelect(walk, l.int64(1), blocks);
-        llvm::Value* stride = l.int64(block_width);
-        if (spec.n > block_width) {
-          // One call for all blocks walks them both ways too: the last first on odd steps (a
-          // negative stride). At B = 1 on two threads (512 KiB each, half of L2) the forward took
-          // 0.325 ms with the blocks always in order, 0.277 so (0.276 before the split by features).
-          llvm::Value* reversed = b.CreateAnd(descending, b.CreateNot(walk), "blocks_reversed");
-          llvm::Value* last = b.CreateMul(b.CreateSub(blocks, l.int64(1)), l.int64(block_width));
-          from = b.CreateSelect(reversed, b.CreateAdd(from, last), from);
-          to = b.CreateSelect(reversed, b.CreateAdd(to, last), to);
-          stride = b.CreateSelect(reversed, l.int64(-block_width), stride);
-        }
-        b.CreateCall(gemm_blocks, {a_ptr, b_ptr, c_ptr, l.scratch(), from, to, call_blocks, stride,
-                                   l.int64(0), l.int64(spec.m)});
-      });
+      emit_matrix_vector_product(l, scan, spec, step, a_ptr, b_ptr, c_ptr, name);
     } else {
       auto [begin, end] = l.thread_range(l.int64(spec.n), gemm_column_granule(spec));
       b.CreateCall(gemm, {a_ptr, b_ptr, c_ptr, l.scratch(), begin, end, l.int64(0), l.int64(spec.m)});
