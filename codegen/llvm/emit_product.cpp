@@ -2,8 +2,9 @@
 //
 // A product runs over all rows of its phase at once: the B rows of one step inside the time loop,
 // all T*B rows before or after it. The output columns or rows (ProductPlan::split_rows) are split
-// among threads, so each element is computed by one thread in a fixed order and results do not
-// depend on the thread count.
+// among threads — in a time loop split by features (ScanPlan::feature_split), the columns of each
+// thread's features in every block of F — so each element is computed by one thread in a fixed
+// order and results do not depend on the thread count.
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/llvm/gemm.hpp"
