@@ -186,8 +186,14 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
           Value* a_block = x.at(a, x.add(x.mul(row0, a_row_stride), x.mul(p0, s[shape_a_col_stride])), "a_block");
           // Packed A: every tile of the block. A read in place: only the edge rows are packed.
           Value* packed_tiles = ir.CreateSelect(a_in_place, x.i64(0), full_tiles, "packed_tiles");
+          // A single edge row with unit column stride is its own packed panel (k after k): the
+          // edge kernel reads it where it is (a matrix-vector product packed its vector per call).
+          Value* edge_row_in_place = ir.CreateAnd(ir.CreateICmpEQ(edge_rows, x.i64(1)), a_rows_contiguous,
+                                                  "edge_row_in_place");
+          Value* packed_edge_rows = ir.CreateSelect(edge_row_in_place, x.i64(0), edge_rows, "packed_edge_rows");
           Value* pack_from = x.at(a_block, x.mul(x.mul(ir.CreateSub(full_tiles, packed_tiles), mr), a_row_stride), "a_pack_from");
-          ir.CreateCall(pack_a, {pack_from, a_packed, packed_tiles, edge_rows, kc, a_row_stride, s[shape_a_col_stride]});
+          ir.CreateCall(pack_a, {pack_from, a_packed, packed_tiles, packed_edge_rows, kc, a_row_stride,
+                                 s[shape_a_col_stride]});
           // Edge kernels exist for up to edge_panels(rows) panels; a row range that cuts a tile
           // leaves other edge rows than the plan's, which go one panel at a time.
           Value* group = ir.CreateSelect(ir.CreateICmpEQ(edge_rows, s[shape_edge_rows]), s[shape_edge_panels], x.i64(1),
@@ -226,7 +232,8 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
             });
             emit_if(ir, ir.CreateICmpSGT(edge_rows, x.i64(0)), "edge_rows", [&] {
               Value* edge_row = x.add(row0, x.mul(full_tiles, mr), "edge_row");
-              Value* a_edge = x.at(a_packed, ir.CreateMul(x.mul(packed_tiles, mr), kc), "a_edge_panel");
+              Value* a_edge = ir.CreateSelect(edge_row_in_place, x.at(a_block, x.mul(x.mul(full_tiles, mr), a_row_stride)),
+                                              x.at(a_packed, ir.CreateMul(x.mul(packed_tiles, mr), kc)), "a_edge_panel");
               Value* c_edge = x.at(c, x.mul(edge_row, c_row_stride), "c_edge_rows");
               Value* panels_left = ir.CreateSub(group_end, q, "panels_left");
               Value* by_panel_count =
