@@ -252,14 +252,6 @@ bool assembly_part_in_place(const ScanPlan& scan, NodeId node, NodeId part, int6
          where.time_offset == in_place.time_offset;
 }
 
-bool assembly_splits_by_features(const ScanPlan& scan, const passes::ScanSchedule& s, NodeId node) {
-  const ir::Node& n = s.graph.node(node);
-  if (scan.feature_split == 0 || s.phase[node] != passes::Phase::loop || n.op != Op::concat || n.type.shared)
-    return false;
-  for (NodeId part : n.args)
-    if (scan.width[part] % scan.feature_split != 0) return false;
-  return true;
-}
 
 void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {
   auto& b = l.b();
@@ -270,7 +262,7 @@ void emit_assembly(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* 
   llvm::Value* row_count = n.type.shared ? l.int64(1) : rows;
   // This thread's rows, or in a time loop split by features all rows and, in every block of
   // feature_split columns, the columns of its features (the parts' widths are multiples of it).
-  const bool by_features = assembly_splits_by_features(scan, s, node);
+  const bool by_features = concat_copied_by_features(s, scan, node, scan.feature_split);
   auto [row_begin, row_end] = by_features ? std::pair<llvm::Value*, llvm::Value*>{l.int64(0), row_count}
                                           : l.row_range(scan, row_count);
   auto fill = [&](int64_t from, int64_t to, const std::function<llvm::Value*(llvm::Value*, llvm::Value*)>& value) {

@@ -92,7 +92,7 @@ Split assembly_writes(const ScanPlan& scan, const passes::ScanSchedule& s, NodeI
     offset += scan.width[part];
   }
   if (!copies) return Split::nothing;
-  if (assembly_splits_by_features(scan, s, node)) return Split::features;
+  if (concat_copied_by_features(s, scan, node, scan.feature_split)) return Split::features;
   return s.graph.type(node).shared ? Split::none : Split::rows;
 }
 

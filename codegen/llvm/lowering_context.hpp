@@ -122,8 +122,4 @@ void emit_assembly(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Val
 /// Whether part `part` of assembly `node`, at column `offset`, was computed in its place in it.
 bool assembly_part_in_place(const ScanPlan& scan, ir::NodeId node, ir::NodeId part, int64_t offset);
 
-/// Whether emit_assembly copies by this thread's features (a concatenation in a time loop split by
-/// features whose parts are all multiples of feature_split wide), not by rows.
-bool assembly_splits_by_features(const ScanPlan& scan, const passes::ScanSchedule& s, ir::NodeId node);
-
 }  // namespace cellforge::llvm_backend

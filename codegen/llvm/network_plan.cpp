@@ -49,9 +49,6 @@ bool product_splits_rows(const GemmSpec& spec, bool in_loop) {
   if (spec.b == GemmB::strided) return spec.m >= 2 * spec.n && spec.m >= 2 * tile_rows;
   return in_loop && spec.m >= 2 * tile_rows && gemm_packed_floats(spec) * 4 <= gemm_l2_bytes;
 }
-}  // namespace
-
-namespace {
 
 // The feature width by which threads split a time loop's step (ScanPlan::feature_split), or 0.
 // It pays where the fused loops already split features (fewer than kRowsToSplit rows) and the
@@ -124,15 +121,10 @@ int64_t loop_feature_split(const passes::ScanSchedule& s, const ScanPlan& plan, 
   if (!any_product) return 0;
   // A concatenation of the step whose parts are multiples of F wide is copied by features
   // (emit_assembly): each part at column j must then be where this thread wrote it.
-  for (NodeId id = 0; id < g.size(); ++id) {
-    const ir::Node& n = g.node(id);
-    if (n.op != Op::concat || s.phase[id] != Phase::loop) continue;
-    bool by_features = true;
-    for (NodeId part : n.args) by_features = by_features && plan.width[part] % F == 0;
-    if (by_features)
-      for (NodeId part : n.args)
+  for (NodeId id = 0; id < g.size(); ++id)
+    if (concat_copied_by_features(s, plan, id, F))
+      for (NodeId part : g.node(id).args)
         if (!read_at_own_features(part)) return 0;
-  }
   for (const passes::FusionGroup& group : s.groups) {
     if (group.phase != Phase::loop) continue;
     for (NodeId id : group.nodes) {
@@ -147,6 +139,14 @@ int64_t loop_feature_split(const passes::ScanSchedule& s, const ScanPlan& plan, 
 }
 
 }  // namespace
+
+bool concat_copied_by_features(const passes::ScanSchedule& s, const ScanPlan& scan, NodeId node, int64_t F) {
+  const Node& n = s.graph.node(node);
+  if (F <= 0 || s.phase[node] != Phase::loop || n.op != Op::concat || n.type.shared) return false;
+  for (NodeId part : n.args)
+    if (scan.width[part] % F != 0) return false;
+  return true;
+}
 
 Location sequence(Workspace& ws, int64_t steps, int64_t batch, int64_t width) {
   const int64_t row = padded_row_stride(width);

@@ -208,6 +208,11 @@ struct NetworkPlan {
   const passes::LayerSchedule& schedule() const { return schedules.at(0); }
 };
 
+/// Whether concatenation `node` of a scan's time loop split by features of width F is copied by
+/// features (all its parts multiples of F wide, one value per row), else by rows. The plan checks
+/// the parts of such a concatenation as it checks the fused loops' operands; the lowering copies it so.
+bool concat_copied_by_features(const passes::ScanSchedule& s, const ScanPlan& scan, ir::NodeId node, int64_t F);
+
 /// Plans a network. Throws UserError for a bad spec.
 NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options,
                          const TelemetryOptions& telemetry = {});
