@@ -1,6 +1,9 @@
 // A persistent pool of threads that run one function together (SPMD): every thread calls it with
 // its index, and generated code synchronizes through cellforge_barrier_wait(). The calling thread
-// is thread 0, so a pool of one thread runs everything inline.
+// is thread 0, so a pool of one thread runs everything inline. Between calls a worker spins for
+// 50 µs before it sleeps, and the caller spins as long for the workers to finish: a forward call
+// followed by its backward call hands over without waking a sleeping thread (docs/design.md,
+// "Threads spin briefly between calls").
 #pragma once
 
 #include <atomic>
@@ -49,6 +52,11 @@ class ThreadPool {
   uint64_t round_ = 0;
   int finished_ = 0;
   bool stop_ = false;
+  // The same counters, readable without the mutex: a worker that finished a round watches
+  // posted_ for a while before it sleeps, and run() watches done_count_ before it sleeps, so calls
+  // that follow each other closely (forward, then backward) hand over without a futex wake-up.
+  std::atomic<uint64_t> posted_{0};
+  std::atomic<int> done_count_{0};
 };
 
 /// The number of hardware threads, at least 1.
