@@ -2,7 +2,8 @@
 // networks run, against limits measured on this machine by the same program: the single-core FMA
 // peaks for 8-wide and, with AVX-512, 16-wide FMAs (FMA-bound loops: 12 independent vfmadd231ps
 // ymm / zmm chains), and the read bandwidth of a buffer the size of the batch-1 weights. It also
-// reports how long the tile's kernel library takes to compile (once per machine; then cached).
+// reports how long the tile's kernel library takes to compile (once per machine; then cached), and
+// how fast the weights are packed in both layouts against a memcpy of the same bytes.
 //
 //   gemm_bench [--quick] [--tile RxV/REGS[wF]] [filter]
 //       one thread, median of repeated runs, GFLOP/s and % of both peaks. --tile picks another
@@ -186,6 +187,35 @@ Result run_shape(const Shape& shape, const cellforge::llvm_backend::GemmTile& ti
   return result;
 }
 
+// Packing the weights, which a network does once per call for each weight and layout (at batch 1
+// that is most of what a step costs besides streaming the weights): the packed weights of one
+// weight matrix [rows × cols], as the forward's products read it (op(B) = Wᵀ) and as the backward's
+// (op(B) = W), against copying the same bytes with memcpy.
+void report_packing(const cellforge::llvm_backend::GemmTile& tile, double budget) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1024, 256}, {2048, 512}}) {
+    FloatBuffer w(static_cast<size_t>(rows * cols), 7);
+    std::printf("packing W [%lld x %lld] (%.2f MB):", static_cast<long long>(rows), static_cast<long long>(cols),
+                rows * cols * 4 / 1e6);
+    for (Transpose form : {Transpose::yes, Transpose::no}) {
+      // op(B) = Wᵀ: k = cols, n = rows; op(B) = W: k = rows, n = cols.
+      const int64_t n = form == Transpose::yes ? rows : cols, k = form == Transpose::yes ? cols : rows;
+      GemmSpec spec = dense_gemm(1, n, k, Transpose::no, k, form, cols, n, GemmB::prepacked);
+      spec.tile = tile;
+      cellforge::jit::CompileOptions options;
+      options.use_disk_cache = false;
+      auto kernel = GemmKernel::compile(spec, options);
+      FloatBuffer packed(static_cast<size_t>(kernel->packed_floats()), 8);
+      const Timing t = time_per_call([&] { kernel->pack()(w.get(), packed.get(), 0, n); }, 0, budget);
+      std::printf(" %s %.1f µs (%.0f GB/s read+written);", form == Transpose::yes ? "Wᵀ (forward)" : "W (backward)",
+                  t.seconds * 1e6, 2.0 * rows * cols * 4 / t.seconds / 1e9);
+    }
+    FloatBuffer copy(static_cast<size_t>(rows * cols), 9);
+    const Timing t = time_per_call([&] { std::memcpy(copy.get(), w.get(), static_cast<size_t>(rows * cols * 4)); }, 0,
+                                   budget);
+    std::printf(" memcpy %.1f µs (%.0f GB/s)\n", t.seconds * 1e6, 2.0 * rows * cols * 4 / t.seconds / 1e9);
+  }
+}
+
 // Compiles the kernel library of `tile` from scratch (no cache) and prints how long that took.
 void report_library_compile(const cellforge::llvm_backend::GemmTile& tile) {
   const cellforge::jit::Library library = cellforge::jit::gemm_library(tile);
@@ -229,6 +259,7 @@ int main(int argc, char** argv) {
     std::printf(" %zu KiB %.0f GB/s;", kib, read_bandwidth_gbs(kib << 10, budget));
   std::printf("\n");
   report_library_compile(tile);
+  report_packing(tile, budget);
   std::printf("\n");
 
   const Shape shapes[] = {
