@@ -35,7 +35,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
-    posted_.fetch_add(1, std::memory_order_release);  // ends a worker's spin at once
+    round_.fetch_add(1, std::memory_order_release);  // ends a worker's spin at once
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
@@ -71,16 +71,15 @@ void ThreadPool::run(const std::function<void(int, int)>& work) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     work_ = &work;
-    finished_ = 0;
-    done_count_.store(0, std::memory_order_relaxed);
-    ++round_;
-    posted_.store(round_, std::memory_order_release);
+    finished_.store(0, std::memory_order_relaxed);
+    round_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   work(0, threads_);
-  if (!spin_until([&] { return done_count_.load(std::memory_order_acquire) == threads_ - 1; })) {
+  auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == threads_ - 1; };
+  if (!spin_until(all_finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return finished_ == threads_ - 1; });
+    done_.wait(lock, all_finished);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   work_ = nullptr;
@@ -89,20 +88,19 @@ void ThreadPool::run(const std::function<void(int, int)>& work) {
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    spin_until([&] { return posted_.load(std::memory_order_acquire) != seen; });
+    spin_until([&] { return round_.load(std::memory_order_acquire) != seen; });
     const std::function<void(int, int)>* work;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || round_ != seen; });
+      wake_.wait(lock, [&] { return stop_ || round_.load(std::memory_order_acquire) != seen; });
       if (stop_) return;
-      seen = round_;
+      seen = round_.load(std::memory_order_relaxed);
       work = work_;
     }
     (*work)(index, threads_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      ++finished_;
-      done_count_.fetch_add(1, std::memory_order_release);
+      finished_.fetch_add(1, std::memory_order_release);
     }
     done_.notify_one();
   }

@@ -49,14 +49,12 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int, int)>* work_ = nullptr;
-  uint64_t round_ = 0;
-  int finished_ = 0;
   bool stop_ = false;
-  // The same counters, readable without the mutex: a worker that finished a round watches
-  // posted_ for a while before it sleeps, and run() watches done_count_ before it sleeps, so calls
-  // that follow each other closely (forward, then backward) hand over without a futex wake-up.
-  std::atomic<uint64_t> posted_{0};
-  std::atomic<int> done_count_{0};
+  // Changed only under mutex_ (so the condition variables miss no wake-up), read without it by
+  // the spins: a worker that finished a round watches round_ for a while before it sleeps, and
+  // run() watches finished_ before it sleeps.
+  std::atomic<uint64_t> round_{0};
+  std::atomic<int> finished_{0};
 };
 
 /// The number of hardware threads, at least 1.
