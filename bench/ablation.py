@@ -22,6 +22,7 @@ VARIANTS = [
     ("without sink_slices (slices of matmuls become smaller matmuls)", ["--no-sink-slices"]),
     ("without hoist_time_parallel (input products over all T*B rows; weight gradients after the loop)", ["--no-hoist"]),
     ("without fuse_elementwise (one loop per elementwise node)", ["--no-fuse"]),
+    ("without rematerialize (values read by a later loop are stored and read back)", ["--no-remat"]),
     ("fused loops 8 wide instead of 16 (AVX2 width on an AVX-512 machine)", ["--vector-width", "8"]),
 ]
 

@@ -4,7 +4,7 @@
 //
 //   cellforge_rnn --cell lstm --T 50 --B 32 --X 256 --H 256 --L 2 --threads 2 [--reps 20]
 //                 [--warmup 3] [--telemetry | --telemetry-ab] [--compile-times] [--use-cache]
-//                 [--no-simplify] [--no-hoist] [--no-fuse] [--no-sink-slices] [--vector-width 8] [--P 64]
+//                 [--no-simplify] [--no-hoist] [--no-fuse] [--no-remat] [--no-sink-slices] [--vector-width 8] [--P 64]
 //
 // Times are per training step, median over the repetitions after the warm-up.
 //
@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
     else if (a == "--vector-width") options.fused_vector_width = std::atoi(next());
     else if (a == "--no-hoist") options.passes.hoist_time_parallel = false;
     else if (a == "--no-fuse") options.passes.fuse_elementwise = false;
+    else if (a == "--no-remat") options.passes.rematerialize = false;
     else if (a == "--no-sink-slices") options.passes.sink_slices = false;
     else {
       std::fprintf(stderr, "cellforge_rnn: unknown option %s\n", a.c_str());

@@ -2,6 +2,7 @@
 // features of its width, computing every node of the group in vector registers, 8 floats at a time
 // (a scalar loop takes the last width % 8 features), storing only the values that are read outside
 // the group. Row reductions (sum, mean) accumulate inside the same loop and are stored once per row.
+// Cheap values of earlier loops listed as recomputed are computed again first, and never stored.
 //
 // The work is split among threads by rows, or by rows and blocks of 64 features when there are no
 // row reductions and the rows are fewer than 8 (batch 1); in a time loop split by features
@@ -134,6 +135,13 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
         return splat(b.CreateAlignedLoad(l.f32(), l.address(where, step, row, l.int64(0)), llvm::Align(4), names[a]));
       return b.CreateAlignedLoad(type, l.address(where, step, row, j), llvm::Align(4), names[a]);
     };
+    // Values of earlier loops this one computes again instead of reading them (rematerialize):
+    // in registers only; their own loops store them if they are stored at all.
+    for (NodeId id : group.recomputed) {
+      std::vector<llvm::Value*> args;
+      for (NodeId a : g.node(id).args) args.push_back(operand(a));
+      value[id] = apply(l, g.node(id).op, args, names[id]);
+    }
     for (NodeId id : group.nodes) {
       const ir::Node& n = g.node(id);
       if (is_row_reduction(n.op)) {

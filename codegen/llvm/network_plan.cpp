@@ -127,13 +127,17 @@ int64_t loop_feature_split(const passes::ScanSchedule& s, const ScanPlan& plan, 
         if (!read_at_own_features(part)) return 0;
   for (const passes::FusionGroup& group : s.groups) {
     if (group.phase != Phase::loop) continue;
-    for (NodeId id : group.nodes) {
-      const Op op = g.node(id).op;
-      if (op == Op::sum || op == Op::mean) return 0;
-      for (NodeId a : g.node(id).args)
-        if (std::find(group.nodes.begin(), group.nodes.end(), a) == group.nodes.end() && !read_at_own_features(a))
-          return 0;
-    }
+    auto in_group = [&](NodeId a) {
+      return std::find(group.nodes.begin(), group.nodes.end(), a) != group.nodes.end() ||
+             std::find(group.recomputed.begin(), group.recomputed.end(), a) != group.recomputed.end();
+    };
+    for (const std::vector<NodeId>* list : {&group.recomputed, &group.nodes})
+      for (NodeId id : *list) {
+        const Op op = g.node(id).op;
+        if (op == Op::sum || op == Op::mean) return 0;
+        for (NodeId a : g.node(id).args)
+          if (!in_group(a) && !read_at_own_features(a)) return 0;
+      }
   }
   return F;
 }

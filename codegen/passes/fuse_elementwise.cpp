@@ -199,7 +199,7 @@ void fuse_elementwise(ScanSchedule& s, bool fuse) {
     auto it = index.find(key);
     if (it == index.end()) {
       index[key] = s.groups.size();
-      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), g.type(id).shared, g.type(id).cols, {id}});
+      s.groups.push_back({s.phase[id], s.stage[id], width_of(id), g.type(id).shared, g.type(id).cols, {id}, {}});
     } else {
       s.groups[it->second].nodes.push_back(id);
     }

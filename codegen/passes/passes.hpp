@@ -44,6 +44,11 @@ ScanSchedule hoist_time_parallel(const ir::Graph& graph, bool reverse, bool hois
 /// values are materialized; fills `stage`, `materialized`, `folded`, `products` and `groups`.
 void fuse_elementwise(ScanSchedule& schedule, bool fuse = true);
 
+/// Lets a fused loop compute again, in registers, cheap values of earlier loops of its rows and
+/// width instead of reading them back from memory; those no longer read from memory are no longer
+/// materialized. Fills FusionGroup::recomputed (see rematerialize.cpp).
+void rematerialize(ScanSchedule& schedule, bool enable = true);
+
 /// The whole pipeline for one layer.
 LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {});
 

@@ -12,8 +12,11 @@ namespace cellforge::passes {
 
 std::string print_schedule(const ScanSchedule& s) {
   std::vector<int> group_of(s.graph.size(), -1);
-  for (size_t k = 0; k < s.groups.size(); ++k)
+  std::vector<std::string> recomputed_in(s.graph.size());
+  for (size_t k = 0; k < s.groups.size(); ++k) {
     for (ir::NodeId id : s.groups[k].nodes) group_of[id] = static_cast<int>(k);
+    for (ir::NodeId id : s.groups[k].recomputed) recomputed_in[id] += (recomputed_in[id].empty() ? "" : ", ") + std::to_string(k);
+  }
   return ir::print(s.graph, [&](ir::NodeId id) -> std::string {
     const ir::Node& n = s.graph.node(id);
     if (ir::op_family(n.op) == ir::OpFamily::Leaf) {
@@ -32,6 +35,7 @@ std::string print_schedule(const ScanSchedule& s) {
     else if (n.op == ir::Op::batch_sum) note << ", row sum";
     if (s.accumulate[id]) note << ", added up over the steps";
     if (s.materialized[id]) note << ", stored";
+    if (!recomputed_in[id].empty()) note << ", recomputed in fused loop " << recomputed_in[id];
     return note.str();
   });
 }
@@ -67,8 +71,10 @@ LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options) 
 
   out.forward = hoist_time_parallel(fwd, /*reverse=*/false, options.hoist_time_parallel);
   fuse_elementwise(out.forward, options.fuse_elementwise);
+  rematerialize(out.forward, options.rematerialize && options.fuse_elementwise);
   out.backward = hoist_time_parallel(bwd, /*reverse=*/true, options.hoist_time_parallel);
   fuse_elementwise(out.backward, options.fuse_elementwise);
+  rematerialize(out.backward, options.rematerialize && options.fuse_elementwise);
   out.log.push_back({"schedule (forward)", print_schedule(out.forward)});
   out.log.push_back({"schedule (backward)", print_schedule(out.backward)});
   return out;

@@ -19,7 +19,7 @@
 // a group, a stage or a phase are materialized in buffers; everything else stays in registers.
 //
 // The passes, in pipeline order (pipeline.cpp): differentiate, choose_saved, simplify,
-// sink_slices, hoist_time_parallel, fuse_elementwise. Each can be switched off to measure what it
+// sink_slices, hoist_time_parallel, fuse_elementwise, rematerialize. Each can be switched off to measure what it
 // brings.
 #pragma once
 
@@ -49,6 +49,9 @@ struct FusionGroup {
   bool shared;                    // one row for the whole batch (functions of parameters, gradients)
   ir::Dim cols;                   // for a group of matrices (elementwise on [width, cols]): cols; else zero
   std::vector<ir::NodeId> nodes;  // in dependency order
+  // Values of earlier loops computed again here, in registers, before `nodes` (rematerialize): in
+  // dependency order; their own loops store them if anything still needs them in memory.
+  std::vector<ir::NodeId> recomputed;
 };
 
 struct ScanSchedule {
@@ -78,6 +81,7 @@ struct PassOptions {
   bool sink_slices = true;
   bool hoist_time_parallel = true;  // off: every per-row node runs inside the time loop
   bool fuse_elementwise = true;     // off: one loop per elementwise node
+  bool rematerialize = true;        // off: a value read by a later loop is always stored and read back
 };
 
 /// The text of a schedule: the graph, each node annotated with its phase and stage.

@@ -41,12 +41,13 @@ void render_svg(const std::string& dot_text, const std::string& path) {
 
 int run_inspect(const Argv& argv) {
   Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers", "size", "svg", "vector-width"},
-            {"no-simplify", "no-sink-slices", "no-hoist", "no-fuse"});
+            {"no-simplify", "no-sink-slices", "no-hoist", "no-fuse", "no-remat"});
   passes::PassOptions pass_options;
   pass_options.simplify = !args.flag("no-simplify");
   pass_options.sink_slices = !args.flag("no-sink-slices");
   pass_options.hoist_time_parallel = !args.flag("no-hoist");
   pass_options.fuse_elementwise = !args.flag("no-fuse");
+  pass_options.rematerialize = !args.flag("no-remat");
   std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes", "llvm", "llvm-opt", "asm"}, "graph");
   ir::Graph cell = cell_from_options(args);
   std::string out;

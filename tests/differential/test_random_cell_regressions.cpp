@@ -45,6 +45,8 @@ void check_regression(const Regression& r) {
   variants.back().passes.hoist_time_parallel = false;
   variants.push_back({"without fuse_elementwise", {}});
   variants.back().passes.fuse_elementwise = false;
+  variants.push_back({"without rematerialize", {}});
+  variants.back().passes.rematerialize = false;
   for (const Variant& v : variants) {
     testing::HarnessOptions options;
     options.threads = r.threads;
