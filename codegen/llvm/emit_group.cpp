@@ -155,6 +155,8 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
       value[id] = apply(l, n.op, args, names[id]);
       if (s.materialized[id] || scan.location[id].valid())  // materialized, or kept for telemetry
         b.CreateAlignedStore(value[id], l.address(scan.location[id], step, r, j), llvm::Align(4));
+      for (const Location& where : scan.also_at[id])  // its slots in further concatenations
+        b.CreateAlignedStore(value[id], l.address(where, step, r, j), llvm::Align(4));
       for (const ResultCopy* copy : copies_here[id]) {  // its second places (copy.add: added into)
         llvm::Value* target = l.address(copy->to, step, r, j);
         llvm::Value* v = value[id];

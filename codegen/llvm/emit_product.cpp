@@ -245,11 +245,16 @@ void emit_packing(Lowering& l, const ScanPlan& scan) {
 }
 
 bool assembly_part_in_place(const ScanPlan& scan, NodeId node, NodeId part, int64_t offset) {
-  const Location& where = scan.location[part];
   const Location in_place = scan.location[node].shifted(offset);
-  return where.valid() && where.slot == in_place.slot && where.offset == in_place.offset &&
-         where.row_stride == in_place.row_stride && where.step_stride == in_place.step_stride &&
-         where.time_offset == in_place.time_offset;
+  auto same = [&](const Location& where) {
+    return where.valid() && where.slot == in_place.slot && where.offset == in_place.offset &&
+           where.row_stride == in_place.row_stride && where.step_stride == in_place.step_stride &&
+           where.time_offset == in_place.time_offset;
+  };
+  if (same(scan.location[part])) return true;
+  for (const Location& where : scan.also_at[part])
+    if (same(where)) return true;
+  return false;
 }
 
 

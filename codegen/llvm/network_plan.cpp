@@ -239,12 +239,34 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     if (computed(o.node) && !plan.location[o.node].valid()) plan.location[o.node] = to;
     else pending_copies.push_back({o.node, to});
   }
-  // Values computed only to be concatenated are placed inside the concatenation (below).
-  auto placed_in_concat = [&](NodeId id) {
-    return users[id].size() == 1 && g.node(users[id][0]).op == Op::concat && s.phase[users[id][0]] == s.phase[id] &&
-           std::count(g.node(users[id][0]).args.begin(), g.node(users[id][0]).args.end(), id) == 1;
-  };
   auto kept = [&](NodeId id) { return buffers.keep_every_step && buffers.keep_every_step(id); };
+  // Values computed only to be concatenated are placed inside the concatenation (below). A value
+  // its fused loop computes may be concatenated more than once (each concatenation of its phase
+  // taking it once) and read by other loops too: it lives in the first concatenation's slot and
+  // the loop also stores it into the others' (also_at), so no assembly copies it.
+  auto in_fused_loop = [&](NodeId id) {
+    for (const passes::FusionGroup& group : s.groups)
+      if (std::find(group.nodes.begin(), group.nodes.end(), id) != group.nodes.end())
+        return !group.shared && group.cols.is_zero() && g.node(id).op != Op::sum && g.node(id).op != Op::mean;
+    return false;
+  };
+  auto concat_of = [&](NodeId id, NodeId user) {
+    return g.node(user).op == Op::concat && s.phase[user] == s.phase[id] &&
+           std::count(g.node(user).args.begin(), g.node(user).args.end(), id) == 1;
+  };
+  auto placed_in_concat = [&](NodeId id) {
+    if (users[id].size() == 1) return concat_of(id, users[id][0]);
+    if (!in_fused_loop(id) || kept(id)) return false;
+    for (const ir::Output& o : g.outputs())
+      if (o.node == id) return false;
+    int concats = 0;
+    for (NodeId u : users[id]) {
+      if (concat_of(id, u)) ++concats;
+      else if (g.node(u).op == Op::concat || g.node(u).op == Op::slice) return false;
+    }
+    return concats > 0;
+  };
+  plan.also_at.assign(n, {});
   for (NodeId id = 0; id < n; ++id) {
     if (!computed(id) || !(s.materialized[id] || kept(id)) || plan.location[id].valid() || placed_in_concat(id))
       continue;
@@ -279,8 +301,10 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     if (node.op != Op::concat || !plan.location[id].valid()) continue;
     int64_t offset = 0;
     for (NodeId part : node.args) {
-      if (computed(part) && !plan.location[part].valid() && placed_in_concat(part))
-        plan.location[part] = plan.location[id].shifted(offset);
+      if (computed(part) && placed_in_concat(part)) {
+        if (!plan.location[part].valid()) plan.location[part] = plan.location[id].shifted(offset);
+        else plan.also_at[part].push_back(plan.location[id].shifted(offset));
+      }
       offset += plan.width[part];
     }
   }

@@ -101,6 +101,10 @@ struct ScanPlan {
   std::vector<int64_t> width;        // per node: its length (rows of a matrix)
   std::vector<int64_t> cols;         // per node: columns of a matrix, else 0
   std::vector<ResultCopy> copies;
+  // Per node: further places its fused loop stores it to, besides `location` — the slots of the
+  // other concatenations of a value computed to be concatenated more than once (a GRU's gate
+  // gradients, parts of both dz_h and dz_x).
+  std::vector<std::vector<Location>> also_at;
   std::vector<Zeroing> zero_first;   // cleared before the scan starts
   std::vector<ProductPlan> products;
   // Threads take a phase's rows at multiples of this, in every loop and copy split by rows: the
