@@ -240,6 +240,12 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     else pending_copies.push_back({o.node, to});
   }
   auto kept = [&](NodeId id) { return buffers.keep_every_step && buffers.keep_every_step(id); };
+  // A loop value read after the loop, directly or through views of it: kept for every step.
+  std::function<bool(NodeId)> read_after_loop = [&](NodeId v) {
+    for (NodeId u : users[v])
+      if (s.phase[u] == Phase::post || (is_view(u) && read_after_loop(u))) return true;
+    return false;
+  };
   // Values computed only to be concatenated are placed inside the concatenation (below). A value
   // its fused loop computes may be concatenated more than once (each concatenation of its phase
   // taking it once) and read by other loops too: it lives in the first concatenation's slot and
@@ -259,10 +265,17 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     if (!in_fused_loop(id) || kept(id)) return false;
     for (const ir::Output& o : g.outputs())
       if (o.node == id) return false;
+    // A concatenation read only inside the time loop lives for one step: a value read after the
+    // loop may live in concatenations that are kept for every step only.
+    const bool kept_for_every_step = s.phase[id] != Phase::loop || !read_after_loop(id);
     int concats = 0;
     for (NodeId u : users[id]) {
-      if (concat_of(id, u)) ++concats;
-      else if (g.node(u).op == Op::concat || g.node(u).op == Op::slice) return false;
+      if (concat_of(id, u)) {
+        ++concats;
+        if (!kept_for_every_step && !read_after_loop(u)) return false;
+      } else if (g.node(u).op == Op::concat || g.node(u).op == Op::slice) {
+        return false;
+      }
     }
     return concats > 0;
   };
@@ -283,11 +296,6 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
         break;
       case Phase::loop: {
         // Read after the loop, directly or through views of it: then it is kept for every step.
-        std::function<bool(NodeId)> read_after_loop = [&](NodeId v) {
-          for (NodeId u : users[v])
-            if (s.phase[u] == Phase::post || (is_view(u) && read_after_loop(u))) return true;
-          return false;
-        };
         bool read_later = read_after_loop(id) || kept(id);
         plan.location[id] = read_later ? sequence(ws, steps, batch, w) : step_block(ws, batch, w);
         break;
