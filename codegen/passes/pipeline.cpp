@@ -15,7 +15,8 @@ std::string print_schedule(const ScanSchedule& s) {
   std::vector<std::string> recomputed_in(s.graph.size());
   for (size_t k = 0; k < s.groups.size(); ++k) {
     for (ir::NodeId id : s.groups[k].nodes) group_of[id] = static_cast<int>(k);
-    for (ir::NodeId id : s.groups[k].recomputed) recomputed_in[id] += (recomputed_in[id].empty() ? "" : ", ") + std::to_string(k);
+    for (ir::NodeId id : s.groups[k].recomputed)
+      recomputed_in[id] += (recomputed_in[id].empty() ? "" : ", ") + std::to_string(k);
   }
   return ir::print(s.graph, [&](ir::NodeId id) -> std::string {
     const ir::Node& n = s.graph.node(id);

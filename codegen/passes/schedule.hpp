@@ -19,8 +19,8 @@
 // a group, a stage or a phase are materialized in buffers; everything else stays in registers.
 //
 // The passes, in pipeline order (pipeline.cpp): differentiate, choose_saved, simplify,
-// sink_slices, hoist_time_parallel, fuse_elementwise, rematerialize. Each can be switched off to measure what it
-// brings.
+// sink_slices, hoist_time_parallel, fuse_elementwise, rematerialize. Each can be switched off to
+// measure what it brings.
 #pragma once
 
 #include <string>
