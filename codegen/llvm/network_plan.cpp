@@ -203,6 +203,7 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   plan.folded_value.assign(n, 0);
   plan.width.assign(n, 0);
   plan.cols.assign(n, 0);
+  plan.also_at.assign(n, {});
   std::vector<std::vector<NodeId>> users(n);
   for (NodeId id = 0; id < n; ++id) {
     const ir::Type& t = g.type(id);
@@ -279,7 +280,6 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
     }
     return concats > 0;
   };
-  plan.also_at.assign(n, {});
   for (NodeId id = 0; id < n; ++id) {
     if (!computed(id) || !(s.materialized[id] || kept(id)) || plan.location[id].valid() || placed_in_concat(id))
       continue;
