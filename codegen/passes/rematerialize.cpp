@@ -111,17 +111,19 @@ void rematerialize(ScanSchedule& s, bool enable) {
       if (k >= 0 && k != home) readers.insert(static_cast<size_t>(k));
     }
     if (!only_loops || readers.empty()) continue;
-    std::vector<std::pair<std::set<NodeId>, std::set<NodeId>>> plans;
+    struct Plan {
+      size_t loop;
+      std::set<NodeId> cone, new_reads;
+    };
+    std::vector<Plan> plans;
     bool affordable = true;
     for (size_t k : readers) {
-      std::set<NodeId> cone, new_reads;
-      affordable = affordable && gather(a, k, cone, new_reads) && new_reads.size() <= 1;
-      plans.push_back({std::move(cone), std::move(new_reads)});
+      Plan plan{k, {}, {}};
+      affordable = affordable && gather(a, k, plan.cone, plan.new_reads) && plan.new_reads.size() <= 1;
+      plans.push_back(std::move(plan));
     }
     if (!affordable) continue;
-    size_t i = 0;
-    for (size_t k : readers) {
-      const auto& [cone, new_reads] = plans[i++];
+    for (const auto& [k, cone, new_reads] : plans) {
       recomputed[k].insert(cone.begin(), cone.end());
       reads[k].insert(new_reads.begin(), new_reads.end());
       for (NodeId c : cone) reads[k].erase(c);
