@@ -8,9 +8,9 @@
 //
 // with sequences of different lengths in one batch (no packing: each sequence's steps after its
 // length are padding, which changes no state and outputs zeros) and dropout between the layers.
-// The compiler handles padding and dropout by rewriting each layer's cell (the rewritten cell is
-// what `cellforge inspect` shows with these options), so backpropagation through time gets their
-// gradients from the same symbolic differentiation as everything else.
+// The compiler handles padding and dropout by rewriting each layer's cell (`cellforge inspect --cell
+// gru --variable-lengths --dropout` shows the rewritten cell), so backpropagation through time gets
+// their gradients from the same symbolic differentiation as everything else.
 #include <cstdio>
 #include <random>
 #include <vector>

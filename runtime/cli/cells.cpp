@@ -8,7 +8,8 @@
 namespace cellforge::cli {
 
 int run_cells(const Argv& argv) {
-  Args args(argv, {}, {"names"});
+  Args args(argv, {"cells", "Lists the cells of the zoo with their equations and sources.",
+                   {{"names", "", "print the names only", ""}}});
   for (const zoo::ZooCell& c : zoo::cells()) {
     if (args.flag("names")) {
       std::printf("%s\n", c.name.c_str());

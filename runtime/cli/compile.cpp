@@ -11,7 +11,18 @@
 namespace cellforge::cli {
 
 int run_compile(const Argv& argv) {
-  Args args(argv, {"cell", "input", "hidden", "batch", "unroll", "layers", "threads", "opt"}, {"no-cache"});
+  Args args(argv, {"compile",
+                   "Compiles a network of a zoo cell (forward and BPTT) and reports the time of each stage, or of "
+                   "loading it from the disk cache.",
+                   {{"cell", "NAME", "a cell of the zoo (cellforge cells lists them)", "lstm"},
+                    {"input", "X", "input size", "256"},
+                    {"hidden", "H", "hidden size", "256"},
+                    {"batch", "B", "batch size", "32"},
+                    {"unroll", "T", "time steps", "50"},
+                    {"layers", "L", "stacked layers", "2"},
+                    {"threads", "N", "threads; 0: one per core", "0"},
+                    {"opt", "LEVEL", "LLVM optimization level, 0 to 3", "3"},
+                    {"no-cache", "", "compile even if the disk cache holds the network", ""}}});
   const zoo::ZooCell& entry = zoo::find(args.text("cell", "lstm"));
   ir::NetworkSizes sizes;
   sizes.input = args.integer("input", 256);

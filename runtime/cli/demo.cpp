@@ -137,7 +137,19 @@ int train_demo(const Args& args) {
 }  // namespace
 
 int run_demo(const Argv& argv) {
-  Args args(argv, {"cell", "corpus", "hidden", "layers", "seconds", "iterations", "eval-every", "out"}, {"explain"});
+  Args args(argv, {"demo",
+                   "Trains a character-level language model (char-rnn's 2-layer LSTM of 128 units) for 90 seconds on "
+                   "a text, printing progress and samples; cellforge train does the same with every option.",
+                   {{"cell", "NAME", "a cell of the zoo (cellforge cells lists them)", "lstm"},
+                    {"corpus", "FILE", "the text; without it, the text files every Debian system has", ""},
+                    {"hidden", "H", "units per layer", "128"},
+                    {"layers", "L", "stacked layers", "2"},
+                    {"seconds", "S", "training time", "90"},
+                    {"iterations", "N", "stop at this iteration if the time is not up first", "1000000"},
+                    {"eval-every", "N", "iterations between validations, checkpoints and samples", "400"},
+                    {"out", "DIR", "where the checkpoint and loss curves go (default: cellforge-demo in the "
+                                   "temporary directory)", ""},
+                    {"explain", "", "show the cell's graph, derivative and a gradient check instead of training", ""}}});
   if (args.flag("explain")) return explain_cell(args.text("cell", "lstm"));
   return train_demo(args);
 }

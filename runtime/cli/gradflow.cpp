@@ -46,9 +46,24 @@ ir::Graph load_cell(const std::string& name) {
 }  // namespace
 
 int run_gradflow(const Argv& argv) {
-  Args args(argv, {"cell", "input", "hidden", "batch", "unroll", "layers", "size", "scale", "forget-bias", "seed",
-                   "lanczos", "threads", "out"},
-            {"quiet"});
+  Args args(argv, {"gradflow",
+                   "How a gradient at the last step flows back through time: the norm of the loss's gradient with "
+                   "respect to each state k steps back, the step Jacobians' largest singular values, and for gated "
+                   "cells the forget gates. Prints a table, writes CSV, JSON and SVG (docs/gradient-flow.md).",
+                   {{"cell", "NAME,...", "zoo cells or files of IR text, compared in one plot", "rnn,lstm"},
+                    {"input", "X", "input size", "8"},
+                    {"hidden", "H", "hidden size", "64"},
+                    {"batch", "B", "batch size", "16"},
+                    {"unroll", "T", "time steps (at least 2)", "50"},
+                    {"layers", "L", "stacked layers", "1"},
+                    {"size", "NAME=N,...", "the cells' other sizes, e.g. P=16", ""},
+                    {"scale", "S", "weights start uniform in [-S, S] / sqrt(fan-in)", "1"},
+                    {"forget-bias", "V", "added to the bias of a gate named f (the LSTM's forget gate)", "0"},
+                    {"seed", "N", "seed of the weights and inputs", "1"},
+                    {"lanczos", "N", "Lanczos steps for the step Jacobians' singular values; 0: skip them", "40"},
+                    {"threads", "N", "threads of the compiled network", "1"},
+                    {"out", "PREFIX", "files PREFIX.csv, .json, .svg (PREFIX_CELL... for several cells)", "gradflow"},
+                    {"quiet", "", "print only the files written, not the table", ""}}});
   std::vector<std::string> cells = split_commas(args.text("cell", "rnn,lstm"));
   if (cells.empty()) user_error("--cell: expected one or more cell names separated by commas");
   gradflow::Setup setup;

@@ -40,8 +40,33 @@ void render_svg(const std::string& dot_text, const std::string& path) {
 }  // namespace
 
 int run_inspect(const Argv& argv) {
-  Args args(argv, {"cell", "graph", "emit", "input", "hidden", "batch", "unroll", "layers", "size", "svg", "vector-width"},
-            {"no-simplify", "no-sink-slices", "no-hoist", "no-fuse", "no-remat"});
+  Args args(argv, {"inspect",
+                   "Prints one stage of compiling a cell: its graph, its derivative (the BPTT step), either as "
+                   "Graphviz DOT, the passes one by one and the schedule of the time loop, or the LLVM IR and assembly "
+                   "of a whole network of the sizes given.",
+                   {{"cell", "NAME", "a cell of the zoo (cellforge cells lists them)", "lstm"},
+                    {"graph", "FILE", "a cell in IR text instead of --cell", ""},
+                    {"emit", "STAGE",
+                     "graph, grad (the derivative), dot, grad-dot, jvp (the product of the step's Jacobian with respect to the state and a vector), passes (each pass's "
+                     "output), sched (the schedule), llvm, llvm-opt (after LLVM's passes) or asm",
+                     "graph"},
+                    {"svg", "FILE", "render --emit dot or grad-dot to an SVG file with Graphviz", ""},
+                    {"input", "X", "input size, for llvm, llvm-opt and asm", "64"},
+                    {"hidden", "H", "hidden size, for llvm, llvm-opt and asm", "64"},
+                    {"batch", "B", "batch size, for llvm, llvm-opt and asm", "8"},
+                    {"unroll", "T", "time steps, for llvm, llvm-opt and asm", "10"},
+                    {"layers", "L", "stacked layers, for llvm, llvm-opt and asm", "1"},
+                    {"size", "NAME=N,...", "the cell's other sizes, e.g. P=16", ""},
+                    {"vector-width", "LANES", "floats per vector of the fused loops; 0: the CPU's widest", "0"},
+                    {"no-simplify", "", "turn the simplify pass off", ""},
+                    {"no-sink-slices", "", "turn the sink_slices pass off", ""},
+                    {"no-hoist", "", "turn hoisting time-parallel work out of the loop off", ""},
+                    {"no-fuse", "", "turn the fusion of elementwise work off", ""},
+                    {"no-remat", "", "turn rematerialization off", ""},
+                    {"variable-lengths", "", "show the cell as rewritten for sequences of different lengths in a "
+                                             "batch (passes::mask_padded_steps); not with llvm, llvm-opt, asm", ""},
+                    {"dropout", "", "show the cell as rewritten for dropout on its input, as in every layer above "
+                                    "the first (passes::drop_layer_input); not with llvm, llvm-opt, asm", ""}}});
   passes::PassOptions pass_options;
   pass_options.simplify = !args.flag("no-simplify");
   pass_options.sink_slices = !args.flag("no-sink-slices");
@@ -50,6 +75,13 @@ int run_inspect(const Argv& argv) {
   pass_options.rematerialize = !args.flag("no-remat");
   std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes", "llvm", "llvm-opt", "asm"}, "graph");
   ir::Graph cell = cell_from_options(args);
+  const bool rewritten = args.flag("variable-lengths") || args.flag("dropout");
+  if (rewritten && (stage == "llvm" || stage == "llvm-opt" || stage == "asm"))
+    user_error("--variable-lengths and --dropout show the rewritten cell's graph; the code of a network with them is "
+               "what CompiledNetwork::compile makes from a NetworkSpec (examples/04_stacking_and_bidirectional.cpp); "
+               "use them with --emit graph, grad, dot, grad-dot, jvp, passes or sched");
+  if (args.flag("variable-lengths")) cell = passes::mask_padded_steps(cell);
+  if (args.flag("dropout")) cell = passes::drop_layer_input(cell);
   std::string out;
   if (stage == "graph") out = ir::print(cell);
   else if (stage == "grad") out = ir::print(autodiff::differentiate(cell));

@@ -29,7 +29,20 @@ std::vector<std::string> list(const std::string& text) {
 }  // namespace
 
 int run_plot(const Argv& argv) {
-  Args args(argv, {"csv", "labels", "columns", "x", "out", "title", "x-label", "y-label", "smooth"}, {"log-y", "log-x"});
+  Args args(argv, {"plot",
+                   "Draws columns of one or more CSV files (the loss curves cellforge train writes, for instance) as "
+                   "one SVG line plot.",
+                   {{"csv", "A.csv,B.csv", "the files", ""},
+                    {"out", "FILE.svg", "the plot", ""},
+                    {"columns", "NAME,...", "the columns drawn from each file", "train_loss,val_loss"},
+                    {"x", "NAME", "the column of the x axis", "iteration"},
+                    {"labels", "NAME,...", "one label per file (default: the file names)", ""},
+                    {"title", "TEXT", "the plot's title", ""},
+                    {"x-label", "TEXT", "the x axis's label (default: the --x column)", ""},
+                    {"y-label", "TEXT", "the y axis's label (default: the column, or 'value' for several)", ""},
+                    {"smooth", "N", "draw the mean of the last N points; 1: the points", "1"},
+                    {"log-y", "", "logarithmic y axis", ""},
+                    {"log-x", "", "logarithmic x axis", ""}}});
   const int64_t smooth = args.integer("smooth", 1);
   if (smooth < 1) user_error("option --smooth needs a window >= 1 (1: no smoothing), got ", smooth);
   const std::vector<std::string> files = list(args.text("csv"));

@@ -10,7 +10,15 @@
 namespace cellforge::cli {
 
 int run_sample(const Argv& argv) {
-  Args args(argv, {"checkpoint", "length", "temperature", "prime", "seed", "threads"});
+  Args args(argv, {"sample",
+                   "Generates text from a checkpoint of cellforge train; the same arguments always print the same text.",
+                   {{"checkpoint", "FILE", "the trained model", ""},
+                    {"length", "N", "characters to generate", "500"},
+                    {"temperature", "T", "divides the logits: below 1 safer, above 1 more varied; 0: always the most "
+                                         "likely character", "1"},
+                    {"prime", "TEXT", "text read before sampling starts (characters of the model's vocabulary)", ""},
+                    {"seed", "N", "seed of the sampling", "1"},
+                    {"threads", "N", "threads of the compiled network", "1"}}});
   NetworkOptions net;
   net.threads = static_cast<int>(args.integer("threads", 1));
   train::SampleOptions o;

@@ -50,7 +50,13 @@ void load_parameters(train::Network& network, const train::Checkpoint& c, const 
 }  // namespace
 
 int run_score(const Argv& argv) {
-  Args args(argv, {"checkpoint", "text", "logits", "threads"});
+  Args args(argv, {"score",
+                   "How well a checkpoint predicts a text: the mean cross-entropy of each character given the ones "
+                   "before it, in nats and bits per character.",
+                   {{"checkpoint", "FILE", "the trained model", ""},
+                    {"text", "FILE", "the text to score", ""},
+                    {"logits", "FILE", "also write every step's logits and log-probabilities as safetensors", ""},
+                    {"threads", "N", "threads of the compiled network", "1"}}});
   const std::string checkpoint_path = args.text("checkpoint"), text_path = args.text("text");
   const train::Checkpoint c = load_checkpoint_or_explain(checkpoint_path, "--checkpoint");
   const std::string text = train::read_file_bytes(text_path, "text '" + text_path + "'");

@@ -25,7 +25,12 @@ std::string input_text(const train::ModelSpec& model) {
 }  // namespace
 
 int run_export_torch(const Argv& argv) {
-  Args args(argv, {"checkpoint", "out", "prefix"});
+  Args args(argv, {"export-torch",
+                   "Writes a trained model as a PyTorch model file (safetensors, the state_dict of "
+                   "scripts/torch_char_model.py's CharModel), for PyTorch to sample or fine-tune it (docs/interop.md).",
+                   {{"checkpoint", "FILE", "the trained model", ""},
+                    {"out", "FILE", "the PyTorch file", ""},
+                    {"prefix", "NAME.", "the recurrent module's prefix in the state_dict", kDefaultPrefix}}});
   const std::string checkpoint_path = args.text("checkpoint"), out = args.text("out");
   const train::Checkpoint checkpoint = load_checkpoint_or_explain(checkpoint_path, "--checkpoint");
   const TorchCharModel model = export_char_model(checkpoint, checkpoint_path, args.text("prefix", kDefaultPrefix));
@@ -47,14 +52,25 @@ int run_export_torch(const Argv& argv) {
 }
 
 int run_import_torch(const Argv& argv) {
-  std::set<std::string> known = {"weights", "out", "vocabulary-from", "prefix", "nonlinearity"};
-  known.insert(training_option_names().begin(), training_option_names().end());
-  Args args(argv, known, {"nesterov"});
+  Command command{"import-torch",
+                  "Reads a PyTorch model file (safetensors of an nn.RNN, nn.LSTM or nn.GRU character model) as a "
+                  "checkpoint that cellforge sample runs and cellforge train --resume fine-tunes with the training "
+                  "options given here (docs/interop.md).",
+                  {{"weights", "FILE", "the PyTorch file", ""},
+                   {"out", "FILE", "the checkpoint", ""},
+                   {"vocabulary-from", "TEXT", "the text the model was trained on, for its vocabulary (needed to "
+                                               "fine-tune; else the file's metadata)", ""},
+                   {"prefix", "NAME.", "the recurrent module's prefix in the state_dict (default: the file's, else rnn.)",
+                    ""},
+                   {"nonlinearity", "tanh|relu", "the nonlinearity of an nn.RNN in a file that does not say which "
+                                                 "module it holds", ""}}};
+  command.options.insert(command.options.end(), training_options().begin(), training_options().end());
+  Args args(argv, command);
   const std::string weights = args.text("weights"), out = args.text("out");
   ImportSettings settings;
   if (args.has("prefix")) settings.prefix = args.text("prefix");
   if (args.has("nonlinearity"))
-    settings.rnn_mode = args.choice("nonlinearity", {"tanh", "relu"}, "tanh") == "tanh" ? interop::TorchMode::rnn_tanh
+    settings.rnn_mode = args.choice("nonlinearity", {"tanh", "relu"}, "") == "tanh" ? interop::TorchMode::rnn_tanh
                                                                                         : interop::TorchMode::rnn_relu;
   std::optional<train::Corpus> corpus;
   if (args.has("vocabulary-from")) corpus = train::Corpus::from_file(args.text("vocabulary-from"));

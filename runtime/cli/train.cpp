@@ -65,10 +65,68 @@ ir::Bindings extra_sizes(const std::string& text) {
 }
 
 // Options that define the model or the run; on --resume they come from the checkpoint.
-const std::set<std::string> kModelOptions = {"cell", "graph", "layers", "hidden", "sizes", "embedding", "loss", "dropout"};
-const std::set<std::string> kRunOptions = {"batch", "unroll", "val-fraction", "val-batches", "optimizer", "lr", "momentum",
-                                           "beta1", "beta2", "decay", "eps", "weight-decay", "lr-decay", "lr-decay-every",
-                                           "lr-decay-after", "clip", "clip-norm", "init-scale", "forget-bias", "seed"};
+const std::vector<Option> kModelOptions = {
+    {"cell", "NAME", "a cell of the zoo (cellforge cells lists them); or --graph", "lstm"},
+    {"graph", "FILE", "a cell in IR text (as cellforge inspect --emit graph prints one) instead of --cell", ""},
+    {"layers", "N", "stacked layers of the cell", "2"},
+    {"hidden", "N", "units per layer (H)", "128"},
+    {"sizes", "NAME=N,...", "the cell's other sizes, e.g. P=64 for a projection", ""},
+    {"embedding", "E", "learn an E-wide embedding of the characters; 0: one-hot input", "0"},
+    {"loss", "every|last", "cross-entropy at every step (many-to-many) or at the last only", "every"},
+    {"dropout", "P", "zero each layer's input with probability P while training (char-rnn's -dropout)", "0"},
+};
+const std::vector<Option> kRunOptions = {
+    {"batch", "B", "parallel streams of the text per batch", "50"},
+    {"unroll", "T", "steps per batch: the truncated BPTT length", "50"},
+    {"val-fraction", "F", "the share of the text kept for validation", "0.05"},
+    {"val-batches", "N", "validation batches per evaluation, from the start; 0: all", "0"},
+    {"optimizer", "rmsprop|adam|sgd", "the update rule", "rmsprop"},
+    {"lr", "RATE", "learning rate", "2e-3"},
+    {"momentum", "M", "momentum of sgd", "0"},
+    {"nesterov", "", "Nesterov momentum for sgd", ""},
+    {"beta1", "B1", "adam's first-moment decay", "0.9"},
+    {"beta2", "B2", "adam's second-moment decay", "0.999"},
+    {"decay", "ALPHA", "rmsprop's decay of the squared-gradient average", "0.95"},
+    {"eps", "EPS", "added to the denominator of adam and rmsprop", "1e-8"},
+    {"weight-decay", "W", "adds W times each parameter to its gradient (L2 regularization)", "0"},
+    {"lr-decay", "F", "multiply the learning rate by F every --lr-decay-every iterations", "1"},
+    {"lr-decay-every", "N", "iterations between learning-rate decays (needed with --lr-decay)", "0"},
+    {"lr-decay-after", "N", "iterations before the first decay", "0"},
+    {"clip", "V", "clip each gradient element into [-V, V]; 0: off (off by default when --clip-norm is given)", "5"},
+    {"clip-norm", "N", "scale all gradients down when their global L2 norm is above N; 0: off", "0"},
+    {"init-scale", "S", "parameters start uniform in [-S, S]", "0.08"},
+    {"forget-bias", "V|none", "the forget gate's bias starts at V; none keeps it uniform", "1"},
+    {"seed", "N", "seed of the initialization and of dropout", "123"},
+};
+const std::vector<Option> kLoopOptions = {
+    {"corpus", "FILE", "the text to learn; without it, the text files every Debian system has (as the demo)", ""},
+    {"iterations", "N", "train until this iteration (counted from the run's start, also after --resume)", "1000"},
+    {"time-limit", "SECONDS", "stop after this much training time; 0: no limit", "0"},
+    {"print-every", "N", "iterations between progress lines", "10"},
+    {"eval-every", "N", "iterations between validations, checkpoints, loss curves and samples; 0: only at the end",
+     "250"},
+    {"out", "PREFIX", "write PREFIX.ckpt, PREFIX.csv and PREFIX.svg (the loss curves)", "char-lm"},
+    {"checkpoint", "FILE", "write the checkpoint here instead of PREFIX.ckpt", ""},
+    {"resume", "FILE", "continue the run of this checkpoint exactly, with its own model and training settings", ""},
+    {"allow-inexact-resume", "", "resume a checkpoint written on another machine (not bit for bit then)", ""},
+    {"sample-length", "N", "characters sampled at each evaluation; 0: none", "200"},
+    {"temperature", "T", "temperature of those samples", "0.8"},
+    {"sample-seed", "N", "seed of those samples", "1"},
+    {"threads", "N", "threads of the compiled network; 0: one per core", "0"},
+    {"summary", "FILE", "write the run's final numbers as JSON", ""},
+};
+
+Command train_command() {
+  Command c{"train",
+            "Trains a character-level language model of any cell on a text, as char-rnn does: a one-hot (or "
+            "embedded) input, the stacked cell, a linear head and softmax cross-entropy, trained by truncated BPTT. "
+            "Prints a progress line, writes a checkpoint and the loss curves; --resume continues a run exactly. "
+            "docs/training.md explains each choice.",
+            {}};
+  for (const auto* group : {&kModelOptions, &kRunOptions, &kLoopOptions})
+    c.options.insert(c.options.end(), group->begin(), group->end());
+  return c;
+}
 
 double dropout_from(const Args& args) {
   const double p = args.number("dropout", 0.0);
@@ -99,7 +157,7 @@ train::TrainConfig config_from(const Args& args) {
   if (c.schedule.decay != 1 && c.schedule.every == 0)
     user_error("--lr-decay needs --lr-decay-every N (iterations between decays)");
   // char-rnn clips by value at 5; asking for clipping by norm alone turns that default off.
-  c.clip.max_value = args.number("clip", args.has("clip-norm") ? 0.0 : c.clip.max_value);
+  c.clip.max_value = args.has("clip-norm") && !args.has("clip") ? 0.0 : args.number("clip", c.clip.max_value);
   c.clip.max_norm = args.number("clip-norm", c.clip.max_norm);
   c.init.scale = args.number("init-scale", c.init.scale);
   c.init.forget_bias = args.text("forget-bias", "1") == "none" ? std::nan("") : args.number("forget-bias", 1.0);
@@ -146,7 +204,7 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
 
 }  // namespace
 
-const std::set<std::string>& training_option_names() { return kRunOptions; }
+const std::vector<Option>& training_options() { return kRunOptions; }
 train::TrainConfig training_config(const Args& args) { return config_from(args); }
 
 void run_training_loop(train::Trainer& trainer, const LoopOptions& o) {
@@ -279,11 +337,7 @@ LoopOptions loop_options(const Args& args) {
 }
 
 int run_train(const Argv& argv) {
-  std::set<std::string> known = {"corpus", "iterations", "time-limit", "print-every", "eval-every", "out", "checkpoint",
-                                 "resume", "sample-length", "temperature", "sample-seed", "threads", "summary"};
-  known.insert(kModelOptions.begin(), kModelOptions.end());
-  known.insert(kRunOptions.begin(), kRunOptions.end());
-  Args args(argv, known, {"nesterov", "allow-inexact-resume"});
+  Args args(argv, train_command());
   {
     // Where the run writes, checked before it compiles and trains.
     const std::string out = args.text("out", "char-lm");
@@ -298,17 +352,16 @@ int run_train(const Argv& argv) {
   std::unique_ptr<train::Trainer> trainer;
   if (args.has("resume")) {
     std::string ignored;
-    for (const auto& name : kRunOptions)
-      if (args.has(name)) ignored += " --" + name;
-    if (args.flag("nesterov")) ignored += " --nesterov";
+    for (const Option& o : kRunOptions)
+      if (args.has(o.name)) ignored += " --" + o.name;
     if (!ignored.empty())
       user_error("--resume continues with the checkpoint's own training settings; drop", ignored,
                  " (or start a new run without --resume)");
     train::ModelSpec expected;
     const bool check_model = args.has("cell") || args.has("graph");
-    for (const auto& name : kModelOptions)
-      if (args.has(name) && !check_model)
-        user_error("--", name, " with --resume is checked against the checkpoint's model; give the cell too (--cell NAME or --graph FILE), or drop it");
+    for (const Option& o : kModelOptions)
+      if (args.has(o.name) && !check_model)
+        user_error("--", o.name, " with --resume is checked against the checkpoint's model; give the cell too (--cell NAME or --graph FILE), or drop it");
     if (check_model) {
       expected.cell = cell_from(args);
       expected.vocabulary = corpus.vocabulary.size();

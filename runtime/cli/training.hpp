@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
+#include <vector>
 #include <string>
 
 #include "runtime/cli/args.hpp"
@@ -11,10 +11,10 @@
 
 namespace cellforge::cli {
 
-/// The options of `cellforge train` that set how a run trains (--batch, --unroll, --lr, ...; the
-/// flag --nesterov besides), and the settings they give. A checkpoint keeps its settings on
-/// --resume, so `cellforge import-torch`, which writes a checkpoint to fine-tune, takes them too.
-const std::set<std::string>& training_option_names();
+/// The options of `cellforge train` that set how a run trains (--batch, --unroll, --lr, ...), and
+/// the settings they give. A checkpoint keeps its settings on --resume, so `cellforge import-torch`,
+/// which writes a checkpoint to fine-tune, takes them too.
+const std::vector<Option>& training_options();
 train::TrainConfig training_config(const Args& args);
 
 struct LoopOptions {
