@@ -12,6 +12,7 @@
 //   5. the assembly for this CPU
 //   6. a Graphviz rendering of the backward graph in which the cell-state highway
 //      dc_next -> dc is drawn in its own colour (rendered to SVG when `dot` is installed)
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -65,9 +66,14 @@ int main() {
   if (std::system("command -v dot >/dev/null 2>&1") == 0 &&
       std::system("dot -Tsvg lstm_backward.dot -o lstm_backward.svg") == 0)
     std::printf("   and rendered it to lstm_backward.svg with Graphviz\n");
-  // The lesson checks what it shows: the fused loop is vectorized and the derivative has the
-  // four-gate concat.
+  // The lesson checks what it shows: the fused loop is vectorized, the assembly multiplies and adds
+  // in one instruction, and the derivative joins the four gates' gradients in one concat.
   const bool vectorized = lines_with(ir_text, "%c_next", 1000).find(" = fadd <") != std::string::npos;
   const bool fused_fma = assembly.find("vfmadd") != std::string::npos;
-  return vectorized && fused_fma ? 0 : 1;
+  const std::string derivative = ir::print(backward);
+  const size_t concat = derivative.find(" = concat ");
+  const bool four_gates = concat != std::string::npos &&
+                          std::count(derivative.begin() + static_cast<long>(concat),
+                                     derivative.begin() + static_cast<long>(derivative.find('\n', concat)), '%') == 4;
+  return vectorized && fused_fma && four_gates ? 0 : 1;
 }

@@ -17,7 +17,7 @@
 //                 spectral radius (largest |eigenvalue|) is above 1 too — for a random matrix about
 //                 half of sigma_max, so the weights are drawn at scale 3 here. It explodes, and one
 //                 update with it would wreck the weights. Clipping the global gradient norm
-//                 (char-rnn clips at 5) bounds the update.
+//                 (at 5 here; char-rnn clips each element at 5 instead) bounds the update.
 //
 // The same analysis from the command line, with the plot:
 //   cellforge gradflow --cell rnn,lstm --scale 0.5 --forget-bias 1.5 --out gradflow
@@ -130,7 +130,7 @@ int main() {
   expect(surviving(norms(linear, "h"), back) > 1e6, "the linear RNN's gradient explodes (k=49: over 1e6 times k=0)");
 
   // Clipping: one SGD step with the linear RNN's exploding gradient, with and without clipping the
-  // global norm at 5 (char-rnn's default). The update is lr * g without clipping and at most
+  // global norm at 5 (PyTorch's clip_grad_norm_). The update is lr * g without clipping and at most
   // lr * 5 with it.
   const double lr = 0.01, max_norm = 5.0;
   auto update_norm = [&](double clip_norm, train::StepReport& step) {
