@@ -33,6 +33,9 @@ struct CompiledNetwork::Impl {
   std::vector<float> telemetry;
   size_t workspace_size = 0;
   bool forward_done = false;
+  // The weights the forward function packed in its last call, and (strict only) of what values.
+  bool forward_packed = false;
+  std::vector<float> packed_from;
 };
 
 namespace {
@@ -301,16 +304,32 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
         if (!std::isfinite(params[static_cast<size_t>(p.offset + i)]))
           user_error("non-finite value in parameter '", p.name, "' of layer ", p.layer, " at element ", i);
   }
+  // Weights packed by the last forward call are used again when the caller says the parameters
+  // have not changed since; strict mode checks the claim against a copy of what was packed.
+  const bool reuse_packed = call.parameters_unchanged && impl_->forward_packed;
+  if (reuse_packed && impl_->options.strict)
+    for (const auto& p : impl_->parameters)
+      for (int64_t i = 0; i < p.size(); ++i) {
+        const size_t at = static_cast<size_t>(p.offset + i);
+        if (std::memcmp(&params[at], &impl_->packed_from[at], sizeof(float)) != 0)
+          user_error("CallOptions::parameters_unchanged is set, but parameter '", p.name, "' of layer ", p.layer,
+                     " changed at element ", i, " since the call that packed it (", impl_->packed_from[at], " -> ",
+                     params[at], "); leave parameters_unchanged false after changing the parameters");
+      }
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
   slots[llvm_backend::kOutput] = y.data();
   slots[llvm_backend::kParams] = const_cast<float*>(params.data());
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
   slots[llvm_backend::kTelemetry] = impl_->telemetry.data();
+  slots[llvm_backend::kReusePacked] = reuse_packed ? impl_.get() : nullptr;
   fill_call_inputs(plan, impl_->workspace.get(), call);
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
+  impl_->forward_packed = false;  // until the call has packed them
   impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });
   impl_->forward_done = true;
+  impl_->forward_packed = true;
+  if (!reuse_packed && impl_->options.strict) impl_->packed_from.assign(params.begin(), params.end());
 }
 
 void CompiledNetwork::backward(std::span<const float> params, std::span<const float> x, std::span<const float> dy,

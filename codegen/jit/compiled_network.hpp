@@ -80,6 +80,12 @@ struct CallOptions {
   std::span<const int64_t> lengths;  // variable lengths: each sequence's length, in [1, T]
   bool training = true;              // dropout on (masks drawn from dropout_seed) or off
   uint64_t dropout_seed = 0;         // the same seed gives the same masks, whatever the thread count
+  /// The parameters hold the same values as in this network's previous forward(): the weight
+  /// matrices that call packed for its GEMMs are used again instead of packed anew (most of the
+  /// work of a call at T = 1, B = 1: a sampler's). Results are bitwise the same. cellforge cannot
+  /// see a change made through the caller's buffer, so set it only when nothing changed; with
+  /// NetworkOptions::strict a changed parameter is reported instead.
+  bool parameters_unchanged = false;
 };
 
 class CompiledNetwork {

@@ -233,15 +233,25 @@ void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* s
 void emit_packing(Lowering& l, const ScanPlan& scan) {
   const ir::Graph& g = l.plan().schedule_of(scan).graph;
   bool any = false;
+  for (const ProductPlan& product : scan.products) any = any || product.packed.valid();
+  if (!any) return;
+  // Every thread reads the same slot, so all of them skip the packs and their barrier, or none.
+  auto& b = l.b();
+  llvm::Function* f = b.GetInsertBlock()->getParent();
+  auto* pack_now = llvm::BasicBlock::Create(l.context(), "pack_weights", f);
+  auto* packed = llvm::BasicBlock::Create(l.context(), "weights_packed", f);
+  b.CreateCondBr(b.CreateIsNull(l.slot(kReusePacked), "pack_weights.needed"), pack_now, packed);
+  b.SetInsertPoint(pack_now);
   for (const ProductPlan& product : scan.products) {
     if (!product.packed.valid()) continue;
     llvm::Function* pack = get_or_emit_gemm_pack(l.module(), product.spec);
     llvm::Value* weights = l.address(location_of(scan, g, g.node(product.node).args[0]), nullptr, nullptr, nullptr);
     auto [begin, end] = l.thread_range(l.int64(product.spec.n), gemm_column_granule(product.spec));
-    l.b().CreateCall(pack, {weights, l.address(product.packed, nullptr, nullptr, nullptr), begin, end});
-    any = true;
+    b.CreateCall(pack, {weights, l.address(product.packed, nullptr, nullptr, nullptr), begin, end});
   }
-  if (any) l.barrier();
+  l.barrier();
+  b.CreateBr(packed);
+  b.SetInsertPoint(packed);
 }
 
 bool assembly_part_in_place(const ScanPlan& scan, NodeId node, NodeId part, int64_t offset) {

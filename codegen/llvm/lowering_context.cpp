@@ -38,7 +38,7 @@ llvm::Value* Lowering::slot(int index) {
   if (!slot_cache_[index]) {
     // Load slots in the entry block so that every later block can use them.
     llvm::IRBuilder<> entry(entry_, entry_->begin());
-    static const char* names[] = {"input", "output", "params", "grads", "d_output", "d_input", "workspace", "telemetry"};
+    static const char* names[] = {"input", "output", "params", "grads", "d_output", "d_input", "workspace", "telemetry", "reuse_packed"};
     std::string name = index < kFirstStateSlot ? names[index] : "state_slot" + std::to_string(index);
     llvm::Value* p = entry.CreateGEP(ptr(), slots_, entry.getInt64(static_cast<uint64_t>(index)));
     slot_cache_[index] = entry.CreateLoad(ptr(), p, name);

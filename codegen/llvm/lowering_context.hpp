@@ -110,7 +110,8 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
 /// One product (matmul, matmul_t, outer) or batch sum of a scan, this thread's share of it.
 void emit_product(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
 
-/// Packs the parameters that the scan's loop products read prepacked (before the scan).
+/// Packs the parameters that the scan's products read prepacked (before the scan), unless the call
+/// says the previous call's packs are still valid (slot kReusePacked not null).
 void emit_packing(Lowering& l, const ScanPlan& scan);
 
 /// One telemetry series, this thread's share of its steps (after the unit's scan).

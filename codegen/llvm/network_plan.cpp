@@ -350,7 +350,7 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
       spec.a_col_stride = 1;
       spec.b_row_stride = node.op == Op::matmul ? 1 : ldw;
       spec.b_col_stride = node.op == Op::matmul ? ldw : 1;
-      if (loop && g.node(w).op == Op::param) {
+      if ((loop || spec.m < gemm_row_granule(spec)) && g.node(w).op == Op::param) {
         spec.b = GemmB::prepacked;
         product.packed = {kWorkspace, ws.allocate(gemm_packed_floats(spec)), 0, 0, 0};
       }

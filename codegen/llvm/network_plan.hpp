@@ -37,6 +37,7 @@ enum Slot : int {
   kDInput,        // dL/dx    [T][B][X]
   kWorkspace,     // the network's own buffers
   kTelemetry,     // gradient telemetry (optional)
+  kReusePacked,   // not null: the weights packed by this function's previous call are still valid
   kFirstStateSlot,
 };
 int initial_state_slot(int state);   // s_0      [L][B][S]
@@ -78,9 +79,11 @@ constexpr int64_t kRowsToSplit = 8;
 /// Fused loops split by features take them in blocks of this many.
 constexpr int64_t kFeatureGranule = 64;
 
-/// A matrix product of a scan (matmul, matmul_t, outer) as a generated GEMM. Products inside the
-/// time loop whose matrix is a parameter read it prepacked: the parameter is packed once per call
-/// into `packed`, before the scan starts.
+/// A matrix product of a scan (matmul, matmul_t, outer) as a generated GEMM. Products whose matrix
+/// is a parameter read it prepacked when they run in the time loop or have fewer rows than a tile
+/// (a matrix-vector product: packing per call would cost more than the product): the parameter is
+/// packed into `packed` before the scan starts, or not at all when the call says the parameters
+/// are those of the previous call (kReusePacked).
 struct ProductPlan {
   ir::NodeId node;
   GemmSpec spec;

@@ -83,10 +83,14 @@ int run_score(const Argv& argv) {
 
   std::vector<float> logits(N * V), log_probs(N - 1);
   train::States states = chunked.zero_states();
+  bool chunked_packed = false, one_by_one_packed = false;  // a network's later calls reuse its packed weights
   for (size_t t = 0; t < N;) {
-    train::Network& network = N - t >= chunk ? chunked : *one_by_one;
-    const size_t steps = N - t >= chunk ? chunk : 1;
-    const std::span<const float> out = network.forward_logits(std::span<const int32_t>(&tokens[t], steps), states);
+    const bool whole_chunk = N - t >= chunk;
+    train::Network& network = whole_chunk ? chunked : *one_by_one;
+    bool& packed = whole_chunk ? chunked_packed : one_by_one_packed;
+    const size_t steps = whole_chunk ? chunk : 1;
+    const std::span<const float> out = network.forward_logits(std::span<const int32_t>(&tokens[t], steps), states, packed);
+    packed = true;
     std::copy(out.begin(), out.end(), logits.begin() + static_cast<std::ptrdiff_t>(t * V));
     t += steps;
   }

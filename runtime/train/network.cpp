@@ -238,7 +238,7 @@ void Network::run_forward(std::span<const int32_t> inputs, States& states, const
     for (size_t i = 0; i < y_dropped_.size(); ++i) y_dropped_[i] = y[i] * head_mask_[i];
     head_dropped_ = true;
   }
-  head_.forward(head_params_, head_input(), {}, logits_, {});
+  head_.forward(head_params_, head_input(), {}, logits_, {}, {.parameters_unchanged = call.parameters_unchanged});
 }
 
 double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gradient) {
@@ -301,15 +301,17 @@ double Network::train_batch(std::span<const int32_t> inputs, std::span<const int
   return loss;
 }
 
-double Network::evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states) {
-  run_forward(inputs, states, {.training = false});
+double Network::evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
+                               bool parameters_unchanged) {
+  run_forward(inputs, states, {.training = false, .parameters_unchanged = parameters_unchanged});
   const double loss = loss_and_gradient(targets, false);
   states.swap(final_states_);
   return loss;
 }
 
-std::span<const float> Network::forward_logits(std::span<const int32_t> inputs, States& states) {
-  run_forward(inputs, states, {.training = false});
+std::span<const float> Network::forward_logits(std::span<const int32_t> inputs, States& states,
+                                              bool parameters_unchanged) {
+  run_forward(inputs, states, {.training = false, .parameters_unchanged = parameters_unchanged});
   states.swap(final_states_);
   return logits_;
 }

@@ -118,11 +118,15 @@ class Network {
   /// dropout_seed(run seed, iteration)). Without dropout it is ignored.
   double train_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
                      uint64_t dropout_seed = 0);
-  /// The same loss without gradients and without dropout.
-  double evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states);
+  /// The same loss without gradients and without dropout (`parameters_unchanged`: as in
+  /// forward_logits).
+  double evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
+                        bool parameters_unchanged = false);
   /// Runs the forward pass (without dropout) and returns the logits: [T][B][V] (every_step) or
-  /// [B][V] (last_step).
-  std::span<const float> forward_logits(std::span<const int32_t> inputs, States& states);
+  /// [B][V] (last_step). `parameters_unchanged`: no parameter changed since the previous forward
+  /// pass of this network, whose packed weights are then used again (CallOptions).
+  std::span<const float> forward_logits(std::span<const int32_t> inputs, States& states,
+                                        bool parameters_unchanged = false);
 
  private:
   void encode(std::span<const int32_t> inputs);

@@ -49,14 +49,23 @@ std::unique_ptr<Sampler> Sampler::from_checkpoint(const std::string& path, const
   return sampler;
 }
 
-void Sampler::load_parameters(Network& trained) { network_.copy_parameters_from(trained); }
+void Sampler::load_parameters(Network& trained) {
+  network_.copy_parameters_from(trained);
+  packed_ = false;
+}
+
+std::span<const float> Sampler::step(int32_t token, States& states) {
+  std::span<const float> logits = network_.forward_logits(std::span<const int32_t>(&token, 1), states, packed_);
+  packed_ = true;
+  return logits;
+}
 
 std::vector<double> Sampler::next_distribution(const std::string& text, double temperature) {
   if (text.empty()) user_error("next_distribution needs at least one character");
   const std::vector<int32_t> tokens = vocabulary_.encode(text, "the text");
   States states = network_.zero_states();
   std::span<const float> logits;
-  for (int32_t t : tokens) logits = network_.forward_logits(std::span<const int32_t>(&t, 1), states);
+  for (int32_t t : tokens) logits = step(t, states);
   return distribution(logits, temperature);
 }
 
@@ -71,7 +80,7 @@ std::string Sampler::sample(const SampleOptions& options) {
   Rng rng(options.seed);
   States states = network_.zero_states();
   std::span<const float> logits;
-  for (int32_t t : prime) logits = network_.forward_logits(std::span<const int32_t>(&t, 1), states);
+  for (int32_t t : prime) logits = step(t, states);
   std::string out = options.prime;
   for (int64_t i = 0; i < options.length; ++i) {
     const std::vector<double> p = distribution(logits, options.temperature);
@@ -85,7 +94,7 @@ std::string Sampler::sample(const SampleOptions& options) {
       u -= p[j];
     }
     out += vocabulary_.symbol(next);
-    logits = network_.forward_logits(std::span<const int32_t>(&next, 1), states);
+    logits = step(next, states);
   }
   return out;
 }

@@ -41,8 +41,13 @@ class Sampler {
   std::vector<double> next_distribution(const std::string& text, double temperature = 1.0);
 
  private:
+  /// One step of the network: its parameters change only in load_parameters(), so every step
+  /// after the first reuses the weights the first one packed.
+  std::span<const float> step(int32_t token, States& states);
+
   Network network_;
   Vocabulary vocabulary_;
+  bool packed_ = false;  // the network's last forward pass packed the current parameters
 };
 
 }  // namespace cellforge::train

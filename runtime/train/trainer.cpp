@@ -138,7 +138,9 @@ double Trainer::validate() {
   double sum = 0;
   for (int64_t k = 0; k < n; ++k) {
     const Batch b = val_stream_->batch(k);
-    sum += network_->evaluate_batch(b.inputs, targets_for(spec_, b, config_.batch), states);
+    // The parameters do not change during a validation: after its first batch, the weights that
+    // batch packed are used again.
+    sum += network_->evaluate_batch(b.inputs, targets_for(spec_, b, config_.batch), states, /*parameters_unchanged=*/k > 0);
   }
   const double loss = sum / static_cast<double>(n);
   val_losses_.push_back({progress_.iteration, loss});
