@@ -25,7 +25,7 @@ void Lowering::begin_function(const std::string& name) {
   barrier_->setName("barrier");
   entry_ = llvm::BasicBlock::Create(context(), "entry", function_);
   builder_.SetInsertPoint(entry_);
-  slot_cache_.assign(64, nullptr);
+  slot_cache_.assign(static_cast<size_t>(kFirstStateSlot) + 4 * plan_.states.size(), nullptr);
 }
 
 void Lowering::end_function() {
