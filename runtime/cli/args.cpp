@@ -67,8 +67,13 @@ std::string help_text(const Command& command) {
 
 Args::Args(const std::vector<std::string>& argv, const Command& command) : command_(command.name) {
   for (const Option& o : command.options) options_[o.name] = o;
-  for (const std::string& a : argv)
+  // Help where an option's name may stand (not as the value of one: --prime -h primes with "-h").
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
     if (a == "--help" || a == "-h") throw HelpRequested{help_text(command)};
+    auto known = a.rfind("--", 0) == 0 && a.find('=') == std::string::npos ? options_.find(a.substr(2)) : options_.end();
+    if (known != options_.end() && !known->second.value.empty()) ++i;  // skip its value
+  }
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a.rfind("--", 0) != 0) user_error("unexpected argument '", a, "'; options are written --name value");

@@ -42,6 +42,8 @@ class Args {
   Args(const std::vector<std::string>& argv, const Command& command);
 
   bool has(const std::string& name) const;
+  /// Whether the command declares option `name` (code shared by commands with different options).
+  bool takes(const std::string& name) const { return options_.count(name) > 0; }
   std::string text(const std::string& name, const std::string& fallback) const;
   std::string text(const std::string& name) const;  // required
   int64_t integer(const std::string& name, int64_t fallback) const;

@@ -20,7 +20,7 @@ int run_compile(const Argv& argv) {
                     {"batch", "B", "batch size", "32"},
                     {"unroll", "T", "time steps", "50"},
                     {"layers", "L", "stacked layers", "2"},
-                    {"threads", "N", "threads; 0: one per core", "0"},
+                    {"threads", "N", "threads; 0: one per hardware thread", "0"},
                     {"opt", "LEVEL", "LLVM optimization level, 0 to 3", "3"},
                     {"no-cache", "", "compile even if the disk cache holds the network", ""}}});
   const zoo::ZooCell& entry = zoo::find(args.text("cell", "lstm"));

@@ -62,7 +62,10 @@ int run_gradflow(const Argv& argv) {
                     {"seed", "N", "seed of the weights and inputs", "1"},
                     {"lanczos", "N", "Lanczos steps for the step Jacobians' singular values; 0: skip them", "40"},
                     {"threads", "N", "threads of the compiled network", "1"},
-                    {"out", "PREFIX", "files PREFIX.csv, .json, .svg (PREFIX_CELL... for several cells)", "gradflow"},
+                    {"out", "PREFIX",
+                     "writes PREFIX.csv, PREFIX.json, PREFIX_norms.svg and PREFIX_sigma.svg; for several cells "
+                     "PREFIX_<cell>.csv ... per cell and PREFIX_norms.svg of all",
+                     "gradflow"},
                     {"quiet", "", "print only the files written, not the table", ""}}});
   std::vector<std::string> cells = split_commas(args.text("cell", "rnn,lstm"));
   if (cells.empty()) user_error("--cell: expected one or more cell names separated by commas");

@@ -73,7 +73,10 @@ const std::vector<Option> kModelOptions = {
     {"sizes", "NAME=N,...", "the cell's other sizes, e.g. P=64 for a projection", ""},
     {"embedding", "E", "learn an E-wide embedding of the characters; 0: one-hot input", "0"},
     {"loss", "every|last", "cross-entropy at every step (many-to-many) or at the last only", "every"},
-    {"dropout", "P", "zero each layer's input with probability P while training (char-rnn's -dropout)", "0"},
+    {"dropout", "P",
+     "while training, zero each input feature of the layers above the first and of the head with probability P "
+     "(char-rnn's -dropout)",
+     "0"},
 };
 const std::vector<Option> kRunOptions = {
     {"batch", "B", "parallel streams of the text per batch", "50"},
@@ -91,12 +94,16 @@ const std::vector<Option> kRunOptions = {
     {"weight-decay", "W", "adds W times each parameter to its gradient (L2 regularization)", "0"},
     {"lr-decay", "F", "multiply the learning rate by F every --lr-decay-every iterations", "1"},
     {"lr-decay-every", "N", "iterations between learning-rate decays (needed with --lr-decay)", "0"},
-    {"lr-decay-after", "N", "iterations before the first decay", "0"},
+    {"lr-decay-after", "N", "iterations before the decay schedule starts (its first decay comes --lr-decay-every later)",
+     "0"},
     {"clip", "V", "clip each gradient element into [-V, V]; 0: off (off by default when --clip-norm is given)", "5"},
     {"clip-norm", "N", "scale all gradients down when their global L2 norm is above N; 0: off", "0"},
+    {"seed", "N", "seed of the initialization and of dropout", "123"},
+};
+// How a new run initializes the parameters (not import-torch's: it brings its own).
+const std::vector<Option> kInitOptions = {
     {"init-scale", "S", "parameters start uniform in [-S, S]", "0.08"},
     {"forget-bias", "V|none", "the forget gate's bias starts at V; none keeps it uniform", "1"},
-    {"seed", "N", "seed of the initialization and of dropout", "123"},
 };
 const std::vector<Option> kLoopOptions = {
     {"corpus", "FILE", "the text to learn; without it, the text files every Debian system has (as the demo)", ""},
@@ -112,7 +119,7 @@ const std::vector<Option> kLoopOptions = {
     {"sample-length", "N", "characters sampled at each evaluation; 0: none", "200"},
     {"temperature", "T", "temperature of those samples", "0.8"},
     {"sample-seed", "N", "seed of those samples", "1"},
-    {"threads", "N", "threads of the compiled network; 0: one per core", "0"},
+    {"threads", "N", "threads of the compiled network; 0: one per hardware thread", "0"},
     {"summary", "FILE", "write the run's final numbers as JSON", ""},
 };
 
@@ -123,7 +130,7 @@ Command train_command() {
             "Prints a progress line, writes a checkpoint and the loss curves; --resume continues a run exactly. "
             "docs/training.md explains each choice.",
             {}};
-  for (const auto* group : {&kModelOptions, &kRunOptions, &kLoopOptions})
+  for (const auto* group : {&kModelOptions, &kRunOptions, &kInitOptions, &kLoopOptions})
     c.options.insert(c.options.end(), group->begin(), group->end());
   return c;
 }
@@ -159,8 +166,10 @@ train::TrainConfig config_from(const Args& args) {
   // char-rnn clips by value at 5; asking for clipping by norm alone turns that default off.
   c.clip.max_value = args.has("clip-norm") && !args.has("clip") ? 0.0 : args.number("clip", c.clip.max_value);
   c.clip.max_norm = args.number("clip-norm", c.clip.max_norm);
-  c.init.scale = args.number("init-scale", c.init.scale);
-  c.init.forget_bias = args.text("forget-bias", "1") == "none" ? std::nan("") : args.number("forget-bias", 1.0);
+  if (args.takes("init-scale")) {
+    c.init.scale = args.number("init-scale", c.init.scale);
+    c.init.forget_bias = args.text("forget-bias", "1") == "none" ? std::nan("") : args.number("forget-bias", 1.0);
+  }
   const int64_t seed = args.integer("seed", 123);
   if (seed < 0) user_error("option --seed needs an integer >= 0, got ", seed);
   c.seed = static_cast<uint64_t>(seed);
@@ -352,8 +361,9 @@ int run_train(const Argv& argv) {
   std::unique_ptr<train::Trainer> trainer;
   if (args.has("resume")) {
     std::string ignored;
-    for (const Option& o : kRunOptions)
-      if (args.has(o.name)) ignored += " --" + o.name;
+    for (const auto* group : {&kRunOptions, &kInitOptions})
+      for (const Option& o : *group)
+        if (args.has(o.name)) ignored += " --" + o.name;
     if (!ignored.empty())
       user_error("--resume continues with the checkpoint's own training settings; drop", ignored,
                  " (or start a new run without --resume)");

@@ -12,8 +12,9 @@
 namespace cellforge::cli {
 
 /// The options of `cellforge train` that set how a run trains (--batch, --unroll, --lr, ...), and
-/// the settings they give. A checkpoint keeps its settings on --resume, so `cellforge import-torch`,
-/// which writes a checkpoint to fine-tune, takes them too.
+/// the settings they give (with train's --init-scale and --forget-bias when the command takes
+/// them). A checkpoint keeps its settings on --resume, so `cellforge import-torch`, which writes a
+/// checkpoint to fine-tune, takes them too.
 const std::vector<Option>& training_options();
 train::TrainConfig training_config(const Args& args);
 

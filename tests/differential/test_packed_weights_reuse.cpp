@@ -3,8 +3,10 @@
 // the matrix-vector products before it (T = 1, B = 1: a sampler's network, where the input
 // products have fewer rows than a tile and read their weights prepacked too), on 1 and 2 threads,
 // for several cells and a stack of two layers. The flag on a first call packs anyway; after the
-// parameters change, a call without it uses the new ones; a backward after reusing calls still has
-// its own packs; strict mode names a parameter that changed although the flag says otherwise.
+// parameters change, a call without it uses the new ones; the packs are really reused (matrices
+// changed under the flag are not seen); bidirectional layers, variable lengths and dropout; a
+// backward after reusing calls still has its own packs; strict mode names a parameter that
+// changed although the flag says otherwise.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -47,10 +49,12 @@ Io make_io(const CompiledNetwork& net, uint64_t seed) {
 }
 
 // y and the final states of one forward call, as bytes.
-std::vector<float> forward(CompiledNetwork& net, const std::vector<float>& params, Io io, bool unchanged) {
+std::vector<float> forward(CompiledNetwork& net, const std::vector<float>& params, Io io, bool unchanged,
+                           CallOptions call = {}) {
   std::vector<std::span<const float>> initial(io.initial.begin(), io.initial.end());
   std::vector<std::span<float>> final(io.final.begin(), io.final.end());
-  net.forward(params, io.x, initial, io.y, final, {.parameters_unchanged = unchanged});
+  call.parameters_unchanged = unchanged;
+  net.forward(params, io.x, initial, io.y, final, call);
   std::vector<float> out = io.y;
   for (const auto& f : io.final) out.insert(out.end(), f.begin(), f.end());
   return out;
@@ -95,6 +99,47 @@ TEST_CASE("differential: forward calls that reuse packed weights give what packi
         CHECK(bitwise_equal(with_other, expected(other, a)));
         CHECK(bitwise_equal(forward(net, other, b, true), expected(other, b)));
       }
+}
+
+TEST_CASE("differential: reused packs are really used: a matrix changed under the flag is not seen") {
+  // At T * B below a tile's rows every weight matrix is read prepacked, so a call that claims no
+  // change while only matrices changed computes exactly what the packed (old) matrices give.
+  const ir::NetworkSizes sizes{.input = 12, .hidden = 32, .batch = 1, .unroll = 3, .layers = 2};
+  CompiledNetwork net = CompiledNetwork::compile(zoo::find("lstm").build(), sizes);
+  const std::vector<float> params = random_floats(static_cast<size_t>(net.parameter_floats()), 1, 0.3f);
+  std::vector<float> matrices_changed = params;
+  for (const ParameterInfo& p : net.parameters())
+    if (p.cols)
+      for (int64_t i = 0; i < p.size(); ++i) matrices_changed[static_cast<size_t>(p.offset + i)] *= -1.5f;
+  const Io io = make_io(net, 2);
+  const std::vector<float> old = forward(net, params, io, false);
+  CHECK(bitwise_equal(forward(net, matrices_changed, io, true), old));
+  CHECK_FALSE(bitwise_equal(forward(net, matrices_changed, io, false), old));
+}
+
+TEST_CASE("differential: reusing packed weights with bidirectional layers, variable lengths and dropout") {
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("gru").build(),
+                                                {.input = 10, .hidden = 32, .batch = 3, .unroll = 2, .layers = 2});
+  for (ir::LayerSpec& layer : spec.layers) layer.bidirectional = true;
+  spec.variable_lengths = true;
+  spec.dropout = 0.25;
+  for (int threads : {1, 2}) {
+    INFO("threads=" << threads);
+    CompiledNetwork net = CompiledNetwork::compile(spec, {.threads = threads});
+    const std::vector<float> params = random_floats(static_cast<size_t>(net.parameter_floats()), 3, 0.3f);
+    const std::vector<float> other = random_floats(params.size(), 4, 0.3f);
+    const std::vector<int64_t> lengths = {2, 1, 2};
+    const CallOptions call{.lengths = lengths, .training = true, .dropout_seed = 9};
+    const Io a = make_io(net, 5), b = make_io(net, 6);
+    auto expected = [&](const std::vector<float>& p, const Io& io) {
+      CompiledNetwork fresh = CompiledNetwork::compile(spec, {.threads = threads});
+      return forward(fresh, p, io, false, call);
+    };
+    forward(net, params, a, false, call);
+    CHECK(bitwise_equal(forward(net, params, b, true, call), expected(params, b)));
+    forward(net, other, a, false, call);
+    CHECK(bitwise_equal(forward(net, other, b, true, call), expected(other, b)));
+  }
 }
 
 TEST_CASE("differential: a backward after forward calls that reused packed weights packs its own") {

@@ -6,7 +6,10 @@ the docs' command lines`).
     `cellforge help CMD` exit 0 and print the same usage on stdout (nothing on stderr), starting
     "usage: cellforge CMD [options]", with a line for every option;
   * every `cellforge CMD ... --option` written in README.md, docs/*.md and examples/*.cpp names an
-    option that CMD's help lists, so the docs cannot show an option the tool refuses.
+    option that CMD's help lists, so the docs cannot show an option the tool refuses;
+  * the commands no other CLI test runs (cells, inspect, check, compile, gradflow) run with their
+    defaults: each default the code uses is checked against the one its help shows, so a help
+    that drifted would end one of these runs with an internal error.
 
 usage: check_cli_help.py CELLFORGE SOURCE_DIR
 """
@@ -15,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 cellforge, source = sys.argv[1], sys.argv[2]
 failures = []
@@ -64,6 +68,16 @@ for path in documents:
                 check(option in options[command],
                       f"{os.path.relpath(path, source)}:{number}: cellforge {command} has no option --{option}")
 check(checked >= 30, f"the docs' command lines were found ({checked} options checked)")
+
+with tempfile.TemporaryDirectory() as scratch:
+    for args in (["cells"], ["cells", "--names"], ["inspect"], ["inspect", "--emit", "sched"],
+                 ["check", "--input", "4", "--hidden", "6", "--batch", "2", "--unroll", "3", "--layers", "1"],
+                 ["compile", "--input", "8", "--hidden", "8", "--batch", "2", "--unroll", "2", "--layers", "1"],
+                 ["gradflow", "--hidden", "8", "--unroll", "4", "--lanczos", "3", "--quiet",
+                  "--out", os.path.join(scratch, "gf")]):
+        result = subprocess.run([cellforge, *args], capture_output=True, text=True, timeout=300)
+        check(result.returncode == 0 and "internal error" not in result.stderr,
+              f"cellforge {' '.join(args)} runs with its defaults: {result.stderr.strip()[:300]}")
 print(f"{len(commands)} commands, {checked} options written in the docs checked against their help")
 
 if failures:

@@ -172,3 +172,40 @@ TEST_CASE("resume: sampling is deterministic for a seed and follows the prime", 
   o.prime = "the cat?";
   CHECK_THROWS_WITH(a->sample(o), Catch::Contains("the priming text has the character '?' (at position 7) that the model's vocabulary lacks"));
 }
+
+TEST_CASE("resume: a sampler that loads new parameters after sampling samples from them", "[train][sample]") {
+  // The sampler reuses the weights its network packed until load_parameters() changes them.
+  const Corpus corpus = testing::small_corpus();
+  Trainer trainer(testing::small_model("lstm", 16, 1), corpus, testing::small_config());
+  for (int i = 0; i < 5; ++i) trainer.train_step();
+  Sampler reused(trainer.spec(), trainer.vocabulary());
+  reused.load_parameters(trainer.network());
+  SampleOptions o;
+  o.prime = "the cat";
+  o.length = 60;
+  o.temperature = 0;
+  const std::string early = reused.sample(o);
+  for (int i = 0; i < 25; ++i) trainer.train_step();
+  reused.load_parameters(trainer.network());
+  Sampler fresh_sampler(trainer.spec(), trainer.vocabulary());
+  fresh_sampler.load_parameters(trainer.network());
+  const std::string later = fresh_sampler.sample(o);
+  CHECK(later != early);
+  CHECK(reused.sample(o) == later);
+  CHECK(reused.next_distribution("the c") == fresh_sampler.next_distribution("the c"));
+}
+
+TEST_CASE("resume: validation after training steps sees the updated parameters", "[train][resume]") {
+  // Its batches after the first reuse the weights the first packed; the first must pack the
+  // parameters the last update left (the last forward pass before it had those of the step before).
+  const Corpus corpus = testing::small_corpus();
+  Trainer trainer(testing::small_model("lstm", 16, 2), corpus, testing::small_config());
+  for (int i = 0; i < 3; ++i) trainer.train_step();
+  const double validated = trainer.validate();
+  testing::ScratchDir dir("validate");
+  trainer.save(dir.file("m.ckpt"));
+  std::unique_ptr<Trainer> loaded = Trainer::resume(dir.file("m.ckpt"), corpus);  // packs from scratch
+  CHECK(loaded->validate() == validated);
+  trainer.train_step();
+  CHECK(trainer.validate() != validated);
+}

@@ -45,6 +45,9 @@ TEST_CASE("cli args: --help or -h anywhere gives the command's usage, options an
   // Help wins over an option it would refuse: a user asking for help gets it.
   CHECK(help_of({"--no-such-option", "-h"}) == help);
   CHECK(help_of({"--hidden", "8"}).empty());
+  // As the value of an option it is that value (a prime of "-h"), not a request for help.
+  CHECK(help_of({"--out", "-h"}).empty());
+  CHECK(help_of({"--out", "-h", "--quiet", "--help"}) == help);
 }
 
 TEST_CASE("cli args: values, flags, --name=value, and what is refused") {
