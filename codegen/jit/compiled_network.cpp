@@ -28,7 +28,7 @@ struct CompiledNetwork::Impl {
   std::unique_ptr<jit::CompiledCode> code;
   EntryPoint forward = nullptr;
   EntryPoint backward = nullptr;
-  std::unique_ptr<jit::ThreadPool> pool;
+  std::shared_ptr<jit::ThreadPool> pool;  // shared with the process's other networks of as many threads
   std::unique_ptr<float[], void (*)(float*)> workspace{nullptr, [](float* p) { std::free(p); }};
   std::vector<float> telemetry;
   size_t workspace_size = 0;
@@ -214,7 +214,7 @@ CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const Netw
                             compile_options);
   impl->forward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_forward"));
   impl->backward = reinterpret_cast<EntryPoint>(impl->code->lookup("cf_backward"));
-  impl->pool = std::make_unique<jit::ThreadPool>(options.threads > 0 ? options.threads : jit::hardware_threads());
+  impl->pool = jit::shared_thread_pool(options.threads > 0 ? options.threads : jit::hardware_threads());
   // 64-byte aligned: packed GEMM panels are read a cache line at a time.
   impl->workspace_size = static_cast<size_t>(plan.workspace_floats_for(impl->pool->size()));
   size_t bytes = (impl->workspace_size * sizeof(float) + 63) / 64 * 64;

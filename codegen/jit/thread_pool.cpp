@@ -2,6 +2,7 @@
 #include "codegen/jit/thread_pool.hpp"
 
 #include <chrono>
+#include <map>
 
 namespace cellforge::jit {
 
@@ -64,6 +65,7 @@ bool spin_until(Done&& done) {
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& work) {
+  std::lock_guard<std::mutex> one_at_a_time(run_mutex_);
   if (threads_ == 1) {
     work(0, 1);
     return;
@@ -109,6 +111,19 @@ void ThreadPool::worker(int index) {
 int hardware_threads() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
+}
+
+std::shared_ptr<ThreadPool> shared_thread_pool(int threads) {
+  static std::mutex registry_mutex;
+  static std::map<int, std::weak_ptr<ThreadPool>> registry;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::weak_ptr<ThreadPool>& slot = registry[threads];
+  std::shared_ptr<ThreadPool> pool = slot.lock();
+  if (!pool) {
+    pool = std::make_shared<ThreadPool>(threads);
+    slot = pool;
+  }
+  return pool;
 }
 
 }  // namespace cellforge::jit

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,7 +37,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
-  /// Runs work(thread, threads) on every thread and returns when all are done.
+  /// Runs work(thread, threads) on every thread and returns when all are done. Calls from several
+  /// threads at once take turns.
   void run(const std::function<void(int, int)>& work);
   SpinBarrier& barrier() { return barrier_; }
 
@@ -46,6 +48,7 @@ class ThreadPool {
   const int threads_;
   SpinBarrier barrier_;
   std::vector<std::thread> workers_;
+  std::mutex run_mutex_;  // one run() at a time
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int, int)>* work_ = nullptr;
@@ -59,6 +62,12 @@ class ThreadPool {
 
 /// The number of hardware threads, at least 1.
 int hardware_threads();
+
+/// The process's pool of `threads` threads, shared by every network of that many threads while
+/// any holds it. Networks called one after another (a language model's cells, then its head) run
+/// on the same workers: with a pool each, the idle pool's workers spun beside the busy one's, more
+/// threads than cores (docs/design.md, "One thread pool per process").
+std::shared_ptr<ThreadPool> shared_thread_pool(int threads);
 
 }  // namespace cellforge::jit
 

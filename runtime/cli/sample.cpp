@@ -18,9 +18,10 @@ int run_sample(const Argv& argv) {
                                          "likely character", "1"},
                     {"prime", "TEXT", "text read before sampling starts (characters of the model's vocabulary)", ""},
                     {"seed", "N", "seed of the sampling", "1"},
-                    {"threads", "N", "threads of the compiled network", "1"}}});
+                    {"threads", "N", "threads of the compiled network (the text does not depend on it); 0: one per "
+                                     "hardware thread", "0"}}});
   NetworkOptions net;
-  net.threads = static_cast<int>(args.integer("threads", 1));
+  net.threads = static_cast<int>(args.integer("threads", 0));
   train::SampleOptions o;
   o.length = args.integer("length", 500);
   // The text is built in memory before it is printed: bound it (100 million characters, ~0.1 GB).

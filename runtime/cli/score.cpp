@@ -56,7 +56,8 @@ int run_score(const Argv& argv) {
                    {{"checkpoint", "FILE", "the trained model", ""},
                     {"text", "FILE", "the text to score", ""},
                     {"logits", "FILE", "also write every step's logits and log-probabilities as safetensors", ""},
-                    {"threads", "N", "threads of the compiled network", "1"}}});
+                    {"threads", "N", "threads of the compiled network (the numbers do not depend on it); 0: one "
+                                     "per hardware thread", "0"}}});
   const std::string checkpoint_path = args.text("checkpoint"), text_path = args.text("text");
   const train::Checkpoint c = load_checkpoint_or_explain(checkpoint_path, "--checkpoint");
   const std::string text = train::read_file_bytes(text_path, "text '" + text_path + "'");
@@ -72,7 +73,7 @@ int run_score(const Argv& argv) {
   const size_t N = tokens.size(), V = static_cast<size_t>(c.model.vocabulary);
   const size_t chunk = std::min(kChunk, N);
   NetworkOptions options;
-  options.threads = static_cast<int>(args.integer("threads", 1));
+  options.threads = static_cast<int>(args.integer("threads", 0));
   train::Network chunked(scoring_spec(c), 1, static_cast<int64_t>(chunk), options);
   load_parameters(chunked, c, checkpoint_path);
   std::optional<train::Network> one_by_one;  // for the last N % chunk characters

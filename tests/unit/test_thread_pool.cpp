@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -79,4 +80,39 @@ TEST_CASE("thread pool: a pool is destroyed while its workers spin or sleep") {
     // Destruction ends a spin at once and wakes a sleeper: nowhere near a second.
     CHECK(std::chrono::steady_clock::now() - start < 1s);
   }
+}
+
+TEST_CASE("thread pool: networks of a thread count share the process's pool while one holds it") {
+  std::shared_ptr<ThreadPool> a = cellforge::jit::shared_thread_pool(3);
+  std::shared_ptr<ThreadPool> b = cellforge::jit::shared_thread_pool(3);
+  CHECK(a.get() == b.get());
+  CHECK(a->size() == 3);
+  CHECK(cellforge::jit::shared_thread_pool(2).get() != a.get());
+  const ThreadPool* old = a.get();
+  a.reset();
+  b.reset();  // the last holder: the pool and its workers go
+  std::shared_ptr<ThreadPool> c = cellforge::jit::shared_thread_pool(3);
+  CHECK(c->size() == 3);
+  std::atomic<int> barrier_errors{0};
+  CHECK(run_round(*c, 5, barrier_errors) == std::vector<long>{5, 6, 7});
+  CHECK(barrier_errors == 0);
+  (void)old;
+}
+
+TEST_CASE("thread pool: calls from several threads at once take turns") {
+  // Two caller threads drive one pool (networks of the same thread count called from two threads):
+  // each of their rounds must still run on every worker with an intact barrier.
+  std::shared_ptr<ThreadPool> pool = cellforge::jit::shared_thread_pool(2);
+  std::atomic<int> barrier_errors{0}, wrong{0};
+  auto caller = [&](long base) {
+    for (long round = 0; round < 300; ++round) {
+      const std::vector<long> slots = run_round(*pool, base + round * 10, barrier_errors);
+      if (slots != std::vector<long>{base + round * 10, base + round * 10 + 1}) wrong.fetch_add(1);
+    }
+  };
+  std::thread first(caller, 0L), second(caller, 1000000L);
+  first.join();
+  second.join();
+  CHECK(wrong == 0);
+  CHECK(barrier_errors == 0);
 }
