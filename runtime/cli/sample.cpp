@@ -1,5 +1,6 @@
 // `cellforge sample`: generates text from a checkpoint written by `cellforge train`, with a
-// temperature, a priming text and a seed; the same arguments always print the same text.
+// temperature, a priming text and a seed, printing it as it is made; the same arguments always
+// print the same text.
 #include <cstdio>
 
 #include "codegen/ir/error.hpp"
@@ -24,7 +25,8 @@ int run_sample(const Argv& argv) {
   net.threads = static_cast<int>(args.integer("threads", 0));
   train::SampleOptions o;
   o.length = args.integer("length", 500);
-  // The text is built in memory before it is printed: bound it (100 million characters, ~0.1 GB).
+  // Printed as it is made, but bounded: a length with a few zeros too many would run for days
+  // (100 million characters take minutes to hours, by the model's size).
   constexpr int64_t kMostCharacters = 100'000'000;
   if (o.length < 0 || o.length > kMostCharacters)
     user_error("option --length needs a count of characters from 0 to ", kMostCharacters, ", got ", o.length,
@@ -35,8 +37,11 @@ int run_sample(const Argv& argv) {
   if (seed < 0) user_error("option --seed needs an integer >= 0, got ", seed);
   o.seed = static_cast<uint64_t>(seed);
   auto sampler = train::Sampler::from_checkpoint(args.text("checkpoint"), net);
-  const std::string text = sampler->sample(o);
-  std::fwrite(text.data(), 1, text.size(), stdout);
+  // Each character as soon as it is drawn; a line at a time when stdout is a pipe or a file.
+  sampler->sample_to(o, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (text.find('\n') != std::string_view::npos) std::fflush(stdout);
+  });
   std::fputc('\n', stdout);
   return 0;
 }

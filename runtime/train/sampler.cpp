@@ -70,6 +70,12 @@ std::vector<double> Sampler::next_distribution(const std::string& text, double t
 }
 
 std::string Sampler::sample(const SampleOptions& options) {
+  std::string out;
+  sample_to(options, [&](std::string_view text) { out += text; });
+  return out;
+}
+
+void Sampler::sample_to(const SampleOptions& options, const std::function<void(std::string_view)>& write) {
   if (!(options.temperature >= 0) || !std::isfinite(options.temperature))
     user_error("the temperature (--temperature) must be a finite number >= 0 (0: always the most likely character), got ",
                options.temperature, "; for example --temperature 0.8");
@@ -81,7 +87,7 @@ std::string Sampler::sample(const SampleOptions& options) {
   States states = network_.zero_states();
   std::span<const float> logits;
   for (int32_t t : prime) logits = step(t, states);
-  std::string out = options.prime;
+  write(options.prime);
   for (int64_t i = 0; i < options.length; ++i) {
     const std::vector<double> p = distribution(logits, options.temperature);
     double u = rng.uniform();
@@ -93,10 +99,10 @@ std::string Sampler::sample(const SampleOptions& options) {
       }
       u -= p[j];
     }
-    out += vocabulary_.symbol(next);
+    const char symbol = vocabulary_.symbol(next);
+    write(std::string_view(&symbol, 1));
     logits = step(next, states);
   }
-  return out;
 }
 
 }  // namespace cellforge::train

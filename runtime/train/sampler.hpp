@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "runtime/train/checkpoint.hpp"
 #include "runtime/train/corpus.hpp"
@@ -37,6 +39,9 @@ class Sampler {
   /// from a zero state and a newline if the vocabulary has one (else its first character), and
   /// that start character is not part of the result.
   std::string sample(const SampleOptions& options);
+  /// The same text handed to `write` as it is made: the prime, then each character as soon as it
+  /// is drawn (`cellforge sample` prints it as it comes).
+  void sample_to(const SampleOptions& options, const std::function<void(std::string_view)>& write);
   /// The probabilities of the next character after `text` from a zero state (for tests and tools).
   std::vector<double> next_distribution(const std::string& text, double temperature = 1.0);
 

@@ -6,6 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "runtime/train/sampler.hpp"
 #include "train_support.hpp"
@@ -163,6 +166,14 @@ TEST_CASE("resume: sampling is deterministic for a seed and follows the prime", 
   CHECK(text.rfind("the cat", 0) == 0);
   CHECK(text.size() == 7 + 80);
   CHECK(b.sample(o) == text);
+  // Streamed: the prime, then one character per call, the same text.
+  std::vector<std::string> pieces;
+  a->sample_to(o, [&](std::string_view piece) { pieces.emplace_back(piece); });
+  REQUIRE(pieces.size() == 1 + 80);
+  CHECK(pieces.front() == "the cat");
+  std::string joined;
+  for (const std::string& piece : pieces) joined += piece;
+  CHECK(joined == text);
   o.seed = 43;
   CHECK(a->sample(o) != text);
   o.temperature = 0;  // greedy: the seed does not matter
