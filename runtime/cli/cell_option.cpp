@@ -11,6 +11,11 @@
 
 namespace cellforge::cli {
 
+std::vector<Option> cell_options() {
+  return {{"cell", "NAME", "a cell of the zoo (cellforge cells lists them)", "lstm"},
+          {"graph", "FILE", "a cell in IR text (as cellforge inspect --emit graph prints one) instead of --cell", ""}};
+}
+
 ir::Graph cell_from_options(const Args& args) {
   if (!args.has("graph")) return zoo::find(args.text("cell", "lstm")).build();
   const std::string path = args.text("graph");

@@ -21,13 +21,11 @@
 namespace cellforge::cli {
 
 int run_check(const Argv& argv) {
-  Args args(argv, {"check",
+  Command command{"check",
                    "Checks a cell's BPTT twice: the symbolic derivative of a small 2-layer network in double against "
                    "central differences, then the compiled float32 forward and BPTT against the reference interpreter "
                    "at the sizes given. Exit status 0 when both pass, 1 when one fails.",
-                   {{"cell", "NAME", "a cell of the zoo (cellforge cells lists them)", "lstm"},
-                    {"graph", "FILE", "a cell in IR text instead of --cell", ""},
-                    {"input", "X", "input size of the compiled network", "16"},
+                   {{"input", "X", "input size of the compiled network", "16"},
                     {"hidden", "H", "hidden size of the compiled network", "32"},
                     {"batch", "B", "batch size of the compiled network", "8"},
                     {"unroll", "T", "time steps of the compiled network", "12"},
@@ -36,7 +34,10 @@ int run_check(const Argv& argv) {
                     {"bidirectional", "", "check bidirectional layers", ""},
                     {"seed", "N", "seed of the random parameters and inputs", "1"},
                     {"threads", "N", "threads of the compiled network", "1"},
-                    {"tolerance", "TOL", "largest relative difference the compiled code may show", "1e-4"}}});
+                    {"tolerance", "TOL", "largest relative difference the compiled code may show", "1e-4"}}};
+  const std::vector<Option> which_cell = cell_options();
+  command.options.insert(command.options.begin(), which_cell.begin(), which_cell.end());
+  Args args(argv, command);
   const ir::Graph cell = cell_from_options(args);
   const ir::Bindings extra = args.sizes("size");
   const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));

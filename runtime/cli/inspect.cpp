@@ -40,13 +40,11 @@ void render_svg(const std::string& dot_text, const std::string& path) {
 }  // namespace
 
 int run_inspect(const Argv& argv) {
-  Args args(argv, {"inspect",
+  Command command{"inspect",
                    "Prints one stage of compiling a cell: its graph, its derivative (the BPTT step), either as "
                    "Graphviz DOT, the passes one by one and the schedule of the time loop, or the LLVM IR and assembly "
                    "of a whole network of the sizes given.",
-                   {{"cell", "NAME", "a cell of the zoo (cellforge cells lists them)", "lstm"},
-                    {"graph", "FILE", "a cell in IR text instead of --cell", ""},
-                    {"emit", "STAGE",
+                   {{"emit", "STAGE",
                      "graph, grad (the derivative), dot, grad-dot, jvp (the product of the step's Jacobian with respect to the state and a vector), passes (each pass's "
                      "output), sched (the schedule), llvm, llvm-opt (after LLVM's passes) or asm",
                      "graph"},
@@ -66,7 +64,10 @@ int run_inspect(const Argv& argv) {
                     {"variable-lengths", "", "show the cell as rewritten for sequences of different lengths in a "
                                              "batch (passes::mask_padded_steps); not with llvm, llvm-opt, asm", ""},
                     {"dropout", "", "show the cell as rewritten for dropout on its input, as in every layer above "
-                                    "the first (passes::drop_layer_input); not with llvm, llvm-opt, asm", ""}}});
+                                    "the first (passes::drop_layer_input); not with llvm, llvm-opt, asm", ""}}};
+  const std::vector<Option> which_cell = cell_options();
+  command.options.insert(command.options.begin(), which_cell.begin(), which_cell.end());
+  Args args(argv, command);
   passes::PassOptions pass_options;
   pass_options.simplify = !args.flag("no-simplify");
   pass_options.sink_slices = !args.flag("no-sink-slices");

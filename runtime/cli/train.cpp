@@ -65,9 +65,9 @@ ir::Bindings extra_sizes(const std::string& text) {
 }
 
 // Options that define the model or the run; on --resume they come from the checkpoint.
-const std::vector<Option> kModelOptions = {
-    {"cell", "NAME", "a cell of the zoo (cellforge cells lists them); or --graph", "lstm"},
-    {"graph", "FILE", "a cell in IR text (as cellforge inspect --emit graph prints one) instead of --cell", ""},
+const std::vector<Option> kModelOptions = [] {
+  std::vector<Option> options = cell_options();
+  options.insert(options.end(), {
     {"layers", "N", "stacked layers of the cell", "2"},
     {"hidden", "N", "units per layer (H)", "128"},
     {"sizes", "NAME=N,...", "the cell's other sizes, e.g. P=64 for a projection", ""},
@@ -77,7 +77,9 @@ const std::vector<Option> kModelOptions = {
      "while training, zero each input feature of the layers above the first and of the head with probability P "
      "(char-rnn's -dropout)",
      "0"},
-};
+  });
+  return options;
+}();
 const std::vector<Option> kRunOptions = {
     {"batch", "B", "parallel streams of the text per batch", "50"},
     {"unroll", "T", "steps per batch: the truncated BPTT length", "50"},
