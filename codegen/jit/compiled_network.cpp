@@ -9,6 +9,7 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/gemm_kernels.hpp"
+#include "codegen/jit/dropout_mask.hpp"
 #include "codegen/jit/thread_pool.hpp"
 #include "codegen/llvm/gemm.hpp"
 #include "codegen/llvm/lower.hpp"
@@ -118,17 +119,9 @@ void check_states(const char* what, size_t count, const NetworkPlan& plan) {
 
 int64_t state_floats_of(const NetworkPlan& plan, size_t k) { return plan.states[k].floats; }
 
-// splitmix64: a counter-based generator, so each mask value depends only on (seed, layer, index).
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 // Fills the inputs of a call the generated code reads from the workspace: the step mask of each
-// sequence's length, and the dropout masks.
-void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptions& call) {
+// sequence's length, and the dropout masks (drawn on the pool).
+void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptions& call, jit::ThreadPool& pool) {
   const auto& s = plan.sizes;
   if (plan.spec.variable_lengths) {
     if (static_cast<int64_t>(call.lengths.size()) != s.batch)
@@ -143,22 +136,14 @@ void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptio
   } else if (!call.lengths.empty()) {
     user_error("lengths given, but the network was compiled without variable lengths (set NetworkSpec::variable_lengths)");
   }
-  const double p = plan.spec.dropout;
   for (size_t l = 0; l < plan.dropout_masks.size(); ++l) {
     const llvm_backend::Location& where = plan.dropout_masks[l];
     if (!where.valid()) continue;
-    const int64_t n = s.unroll * s.batch * where.row_stride;
-    float* mask = workspace + where.offset;
-    const float keep = static_cast<float>(1.0 / (1.0 - p));
-    for (int64_t i = 0; i < n; ++i) {
-      if (!call.training) {
-        mask[i] = 1.0f;
-        continue;
-      }
-      const uint64_t bits = mix(mix(call.dropout_seed) ^ mix(static_cast<uint64_t>(l) << 40 ^ static_cast<uint64_t>(i)));
-      const double u = static_cast<double>(bits >> 11) * 0x1.0p-53;
-      mask[i] = u < p ? 0.0f : keep;
-    }
+    std::span<float> mask(workspace + where.offset, static_cast<size_t>(s.unroll * s.batch * where.row_stride));
+    if (call.training)
+      jit::draw_dropout_mask(mask, call.dropout_seed, l, plan.spec.dropout, pool);
+    else
+      std::fill(mask.begin(), mask.end(), 1.0f);
   }
 }
 
@@ -322,7 +307,7 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
   slots[llvm_backend::kTelemetry] = impl_->telemetry.data();
   slots[llvm_backend::kReusePacked] = reuse_packed ? impl_.get() : nullptr;
-  fill_call_inputs(plan, impl_->workspace.get(), call);
+  fill_call_inputs(plan, impl_->workspace.get(), call, *impl_->pool);
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
   impl_->forward_packed = false;  // until the call has packed them

@@ -8,7 +8,8 @@
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/reference_network.hpp"
 #include "codegen/ir/verify.hpp"
-#include "runtime/train/rng.hpp"
+#include "codegen/jit/dropout_mask.hpp"
+#include "codegen/jit/thread_pool.hpp"
 
 namespace cellforge::train {
 
@@ -126,6 +127,7 @@ Network::Network(const ModelSpec& spec, int64_t batch, int64_t unroll, const Net
   head_dx_.assign(static_cast<size_t>(batch * Y), 0.0f);
   logits_.assign(static_cast<size_t>(head_rows_ * V), 0.0f);
   dlogits_.assign(logits_.size(), 0.0f);
+  row_loss_.assign(static_cast<size_t>(head_rows_), 0.0);
   if (spec.dropout > 0) {
     head_mask_.assign(static_cast<size_t>(head_rows_ * Y), 0.0f);
     y_dropped_.assign(head_mask_.size(), 0.0f);
@@ -205,17 +207,12 @@ void Network::encode(std::span<const int32_t> inputs) {
   }
 }
 
-// The head's dropout mask, drawn as the compiled network draws the masks of its layers
-// (codegen/jit/compiled_network.cpp), the head taking the place of layer L: each element depends
-// only on the seed and its index, so the masks of the cells and of the head never repeat each other.
+// The head's dropout mask, drawn as the compiled network draws the masks of its layers, on the
+// same threads, the head taking the place of layer L: the masks of the cells and of the head never
+// repeat each other.
 void Network::draw_head_mask(uint64_t dropout_seed) {
-  const double p = spec_.dropout;
-  const float keep = static_cast<float>(1.0 / (1.0 - p));
-  const uint64_t seed = hash64(dropout_seed), layer = static_cast<uint64_t>(spec_.layers) << 40;
-  for (size_t i = 0; i < head_mask_.size(); ++i) {
-    const double u = static_cast<double>(hash64(seed ^ hash64(layer ^ i)) >> 11) * 0x1.0p-53;
-    head_mask_[i] = u < p ? 0.0f : keep;
-  }
+  jit::draw_dropout_mask(head_mask_, dropout_seed, static_cast<uint64_t>(spec_.layers), spec_.dropout,
+                         *jit::shared_thread_pool(cells_.threads()));
 }
 
 // What the head read in the last forward pass: the cells' output y at the steps the loss uses,
@@ -246,23 +243,32 @@ double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gr
   if (static_cast<int64_t>(targets.size()) != head_rows_)
     user_error("the batch has ", targets.size(), " targets; the ", loss_mode_name(spec_.loss), " loss takes ",
                head_rows_, spec_.loss == LossMode::every_step ? " (steps x sequences)" : " (one per sequence)");
-  double total = 0;
+  for (int64_t r = 0; r < head_rows_; ++r)
+    if (targets[r] < 0 || targets[r] >= V)
+      user_error("target token ", targets[r], " at row ", r, " is outside the vocabulary [0, ", V, ")");
+  // Rows split among the pool's threads; each row's loss lands in its own slot and the slots are
+  // summed in order, so the loss is the same bit for bit on any number of threads.
   const float scale = 1.0f / static_cast<float>(head_rows_);
-  for (int64_t r = 0; r < head_rows_; ++r) {
-    const int32_t target = targets[r];
-    if (target < 0 || target >= V)
-      user_error("target token ", target, " at row ", r, " is outside the vocabulary [0, ", V, ")");
-    const float* z = &logits_[static_cast<size_t>(r * V)];
-    const float peak = *std::max_element(z, z + V);
-    double sum = 0;
-    for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j] - peak));
-    total += std::log(sum) - static_cast<double>(z[target] - peak);
-    if (!with_gradient) continue;
-    float* dz = &dlogits_[static_cast<size_t>(r * V)];
-    for (int64_t j = 0; j < V; ++j)
-      dz[j] = static_cast<float>(std::exp(static_cast<double>(z[j] - peak)) / sum) * scale;
-    dz[target] -= scale;
-  }
+  jit::ThreadPool& pool = *jit::shared_thread_pool(cells_.threads());
+  exp_scratch_.resize(static_cast<size_t>(pool.size() * V));
+  pool.run([&](int thread, int threads) {
+    double* e = &exp_scratch_[static_cast<size_t>(thread * V)];
+    const int64_t per_thread = (head_rows_ + threads - 1) / threads;
+    for (int64_t r = thread * per_thread; r < std::min(head_rows_, (thread + 1) * per_thread); ++r) {
+      const int32_t target = targets[r];
+      const float* z = &logits_[static_cast<size_t>(r * V)];
+      const float peak = *std::max_element(z, z + V);
+      double sum = 0;
+      for (int64_t j = 0; j < V; ++j) sum += e[j] = std::exp(static_cast<double>(z[j] - peak));
+      row_loss_[static_cast<size_t>(r)] = std::log(sum) - static_cast<double>(z[target] - peak);
+      if (!with_gradient) continue;
+      float* dz = &dlogits_[static_cast<size_t>(r * V)];
+      for (int64_t j = 0; j < V; ++j) dz[j] = static_cast<float>(e[j] / sum) * scale;
+      dz[target] -= scale;
+    }
+  });
+  double total = 0;
+  for (double loss : row_loss_) total += loss;
   return total / static_cast<double>(head_rows_);
 }
 

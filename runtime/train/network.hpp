@@ -16,9 +16,8 @@
 // 1/(1-p) (inverted dropout), each element of each step and sequence drawn on its own; the
 // network's input and the recurrent connections are never dropped. The compiled cells drop the
 // inputs of layers 1..L-1 (NetworkSpec::dropout); the head's input is dropped here, by a C++ loop
-// over y, with masks drawn the same way: element i of "layer" L (the head) is kept unless
-// u(hash64(hash64(seed) ^ hash64(L << 40 ^ i))) < p. Only train_batch() drops; evaluate_batch()
-// and forward_logits() run the whole network, unscaled.
+// over y, with a mask drawn the same way (codegen/jit/dropout_mask.hpp), the head as stream L.
+// Only train_batch() drops; evaluate_batch() and forward_logits() run the whole network, unscaled.
 //
 // Parameters are named: "embedding", "layer<l>.<cell parameter>" (l from 0), "head.W", "head.b".
 // The recurrent state is carried by the caller: train_batch() reads the states and replaces them
@@ -145,6 +144,7 @@ class Network {
   std::vector<float> x_, dx_, y_, dy_, head_dx_, logits_, dlogits_;
   std::vector<float> head_mask_, y_dropped_;  // dropout on the head's input: [rows the head sees][Y] each
   bool head_dropped_ = false;                 // the last forward pass fed the head y_dropped_
+  std::vector<double> row_loss_, exp_scratch_;  // the loss: each row's, and exp(z - max z) of a row per thread
   States final_states_, d_final_states_, d_initial_states_;
 };
 

@@ -10,9 +10,8 @@
 namespace cellforge::train {
 
 /// splitmix64's output for the counter x: a bijective 64-bit hash. It makes counter-based random
-/// numbers (a value that depends only on its inputs, not on a stream's position): the dropout masks
-/// and the per-iteration dropout seed. codegen/jit/compiled_network.cpp draws the cells' masks
-/// with the same function.
+/// numbers (a value that depends only on its inputs, not on a stream's position): the per-iteration
+/// dropout seed. codegen/jit/dropout_mask.cpp draws the dropout masks with the same function.
 inline uint64_t hash64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;

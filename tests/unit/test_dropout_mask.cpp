@@ -1,0 +1,79 @@
+// Dropout masks (codegen/jit/dropout_mask.hpp): the same mask bit for bit on 1, 2 and 3 threads and
+// element by element as dropout_drops() says; the share dropped is p; the two elements drawn from
+// one hash, and neighbouring pairs, are independent; streams and seeds give different masks.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "codegen/jit/dropout_mask.hpp"
+#include "codegen/jit/thread_pool.hpp"
+
+namespace {
+
+using cellforge::jit::draw_dropout_mask;
+using cellforge::jit::dropout_drops;
+using cellforge::jit::ThreadPool;
+
+std::vector<float> draw(size_t n, uint64_t seed, uint64_t stream, double p, int threads) {
+  ThreadPool pool(threads);
+  std::vector<float> mask(n, -1.0f);
+  draw_dropout_mask(mask, seed, stream, p, pool);
+  return mask;
+}
+
+}  // namespace
+
+TEST_CASE("dropout mask: the same on any number of threads, each element as dropout_drops says") {
+  const double p = 0.3;
+  const float keep = static_cast<float>(1.0 / (1.0 - p));
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{17}, size_t{31}, size_t{1001}, size_t{100003}}) {
+    INFO("n = " << n);
+    const std::vector<float> one = draw(n, 42, 1, p, 1);
+    CHECK(draw(n, 42, 1, p, 2) == one);
+    CHECK(draw(n, 42, 1, p, 3) == one);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; ++i) wrong += one[i] != (dropout_drops(42, 1, i, p) ? 0.0f : keep);
+    CHECK(wrong == 0);
+  }
+}
+
+TEST_CASE("dropout mask: the share dropped is p, and the draws are independent") {
+  constexpr size_t n = 1 << 20;
+  for (double p : {0.1, 0.5, 0.8}) {
+    INFO("p = " << p);
+    const std::vector<float> mask = draw(n, 7, 2, p, 2);
+    const float keep = static_cast<float>(1.0 / (1.0 - p));
+    size_t dropped = 0, other = 0, both_in_pair = 0, both_across_pairs = 0;
+    for (size_t i = 0; i < n; ++i) {
+      dropped += mask[i] == 0.0f;
+      other += mask[i] != 0.0f && mask[i] != keep;
+    }
+    for (size_t i = 0; i + 1 < n; i += 2) both_in_pair += mask[i] == 0.0f && mask[i + 1] == 0.0f;
+    for (size_t i = 1; i + 1 < n; i += 2) both_across_pairs += mask[i] == 0.0f && mask[i + 1] == 0.0f;
+    CHECK(other == 0);
+    // Binomial counts: 6 standard deviations either side.
+    const auto near = [](double count, double trials, double q) {
+      return std::fabs(count - trials * q) <= 6 * std::sqrt(trials * q * (1 - q));
+    };
+    CHECK(near(static_cast<double>(dropped), n, p));
+    CHECK(near(static_cast<double>(both_in_pair), n / 2, p * p));       // the two halves of one hash
+    CHECK(near(static_cast<double>(both_across_pairs), n / 2 - 1, p * p));  // the last of a pair, the first of the next
+  }
+}
+
+TEST_CASE("dropout mask: p = 0 keeps everything; streams and seeds differ") {
+  const std::vector<float> none = draw(1000, 5, 0, 0.0, 2);
+  CHECK(none == std::vector<float>(1000, 1.0f));
+  const std::vector<float> a = draw(4096, 5, 1, 0.5, 2);
+  const auto agree = [&](const std::vector<float>& b) {
+    size_t same = 0;
+    for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+    return static_cast<double>(same) / static_cast<double>(a.size());
+  };
+  // Two independent masks at p = 0.5 agree on half their elements.
+  CHECK(std::fabs(agree(draw(4096, 5, 2, 0.5, 2)) - 0.5) < 0.05);  // another stream (layer)
+  CHECK(std::fabs(agree(draw(4096, 6, 1, 0.5, 2)) - 0.5) < 0.05);  // another seed
+  CHECK(agree(draw(4096, 5, 1, 0.5, 1)) == 1.0);
+}
