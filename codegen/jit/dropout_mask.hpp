@@ -9,7 +9,7 @@
 // dropped (0) when u < ceil(p * 2^32), i.e. when u / 2^32 < p, and kept otherwise (1 / (1 - p)).
 // One 64-bit hash serves two elements: the masks were 2 hashes and a double conversion per element,
 // drawn on one thread, ~30% of a char-rnn training step with dropout (docs/design.md, "Dropout
-// masks drawn on the pool").
+// masks, the loss and the optimizer on the pool").
 #pragma once
 
 #include <cstdint>

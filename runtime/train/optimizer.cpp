@@ -1,9 +1,11 @@
 // Optimizers, schedule and clipping; see optimizer.hpp.
 #include "runtime/train/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "codegen/ir/error.hpp"
+#include "codegen/jit/thread_pool.hpp"
 
 namespace cellforge::train {
 
@@ -71,14 +73,43 @@ void ClipConfig::check() const {
           "a finite number > 0 (0 turns clipping by norm off)", "5");
 }
 
-Optimizer::Optimizer(const OptimizerConfig& config, const std::vector<ParameterView>& parameters) : config_(config) {
+Optimizer::Optimizer(const OptimizerConfig& config, const std::vector<ParameterView>& parameters, int threads)
+    : config_(config) {
   config_.check();
   for (const ParameterView& p : parameters) {
     names_.push_back(p.name);
+    sizes_.push_back(p.value.size());
     const bool first = config_.kind != OptimizerKind::sgd || config_.momentum > 0;
     first_.emplace_back(first ? p.value.size() : 0, 0.0f);
     second_.emplace_back(config_.kind == OptimizerKind::adam ? p.value.size() : 0, 0.0f);
+    for (size_t begin = 0; begin < p.value.size(); begin += kChunk)
+      chunks_.push_back({names_.size() - 1, begin, std::min(p.value.size(), begin + kChunk)});
   }
+  chunk_sums_.assign(chunks_.size(), 0.0);
+  chunk_counts_.assign(chunks_.size(), 0);
+  pool_ = jit::shared_thread_pool(threads > 0 ? threads : jit::hardware_threads());
+}
+
+template <class Work>
+void Optimizer::for_each_chunk(const Work& work) {
+  const size_t n = chunks_.size();
+  pool_->run([&](int thread, int threads) {
+    const size_t t = static_cast<size_t>(thread), count = static_cast<size_t>(threads);
+    for (size_t c = n * t / count; c < n * (t + 1) / count; ++c) work(c);
+  });
+}
+
+double Optimizer::sum_of_squares(const std::vector<ParameterView>& parameters) {
+  for_each_chunk([&](size_t c) {
+    const Chunk& chunk = chunks_[c];
+    const std::span<const float> g = parameters[chunk.parameter].grad;
+    double sum = 0;
+    for (size_t i = chunk.begin; i < chunk.end; ++i) sum += static_cast<double>(g[i]) * g[i];
+    chunk_sums_[c] = sum;
+  });
+  double sum = 0;
+  for (double s : chunk_sums_) sum += s;
+  return sum;
 }
 
 std::vector<OptimizerSlot> Optimizer::slots() {
@@ -95,11 +126,12 @@ StepReport Optimizer::step(std::vector<ParameterView>& parameters, double learni
                            int64_t iteration) {
   if (parameters.size() != names_.size()) internal_error("Optimizer::step: ", parameters.size(), " parameters, built for ", names_.size());
   StepReport report;
+  for (size_t k = 0; k < parameters.size(); ++k)
+    if (parameters[k].value.size() != sizes_[k] || parameters[k].grad.size() != sizes_[k])
+      internal_error("Optimizer::step: parameter '", parameters[k].name, "' has ", parameters[k].value.size(),
+                     " values and ", parameters[k].grad.size(), " gradients, built for ", sizes_[k]);
   // 1. Refuse a non-finite gradient before anything changes.
-  double sum = 0;
-  for (const ParameterView& p : parameters)
-    for (float g : p.grad) sum += static_cast<double>(g) * g;
-  report.grad_norm = std::sqrt(sum);
+  report.grad_norm = std::sqrt(sum_of_squares(parameters));
   if (!std::isfinite(report.grad_norm)) {
     for (const ParameterView& p : parameters)
       for (size_t i = 0; i < p.grad.size(); ++i)
@@ -118,73 +150,80 @@ StepReport Optimizer::step(std::vector<ParameterView>& parameters, double learni
   // 2. Clip.
   if (clip.max_value > 0) {
     const float v = static_cast<float>(clip.max_value);
-    for (ParameterView& p : parameters)
-      for (float& g : p.grad)
-        if (g > v || g < -v) g = g > v ? v : -v, ++report.clipped_elements;
+    for_each_chunk([&](size_t c) {
+      const Chunk& chunk = chunks_[c];
+      const std::span<float> g = parameters[chunk.parameter].grad;
+      int64_t clipped = 0;
+      for (size_t i = chunk.begin; i < chunk.end; ++i)
+        if (g[i] > v || g[i] < -v) g[i] = g[i] > v ? v : -v, ++clipped;
+      chunk_counts_[c] = clipped;
+    });
+    for (int64_t count : chunk_counts_) report.clipped_elements += count;
     report.clipped = report.clipped_elements > 0;
   }
   if (clip.max_norm > 0) {
-    double norm = report.grad_norm;
-    if (report.clipped) {  // clipping by value changed the norm
-      double s = 0;
-      for (const ParameterView& p : parameters)
-        for (float g : p.grad) s += static_cast<double>(g) * g;
-      norm = std::sqrt(s);
-    }
+    // Clipping by value changed the norm.
+    const double norm = report.clipped ? std::sqrt(sum_of_squares(parameters)) : report.grad_norm;
     const double coefficient = clip.max_norm / (norm + 1e-6);
     if (coefficient < 1) {
-      const float c = static_cast<float>(coefficient);
-      for (ParameterView& p : parameters)
-        for (float& g : p.grad) g *= c;
+      const float scale = static_cast<float>(coefficient);
+      for_each_chunk([&](size_t c) {
+        const Chunk& chunk = chunks_[c];
+        const std::span<float> g = parameters[chunk.parameter].grad;
+        for (size_t i = chunk.begin; i < chunk.end; ++i) g[i] *= scale;
+      });
       report.clipped = true;
     }
   }
   // 3. Update.
   ++steps_;
+  for_each_chunk([&](size_t c) { update(chunks_[c], parameters[chunks_[c].parameter], learning_rate); });
+  return report;
+}
+
+void Optimizer::update(const Chunk& chunk, ParameterView& p, double learning_rate) {
   const float lr = static_cast<float>(learning_rate), wd = static_cast<float>(config_.weight_decay);
   const float eps = static_cast<float>(config_.epsilon);
-  for (size_t k = 0; k < parameters.size(); ++k) {
-    std::span<float> w = parameters[k].value, grad = parameters[k].grad;
-    std::vector<float>& a = first_[k];
-    std::vector<float>& b = second_[k];
-    switch (config_.kind) {
-      case OptimizerKind::sgd: {
-        const float mu = static_cast<float>(config_.momentum);
-        for (size_t i = 0; i < w.size(); ++i) {
-          float g = grad[i] + wd * w[i];
-          if (mu > 0) {
-            a[i] = steps_ == 1 ? g : mu * a[i] + g;
-            g = config_.nesterov ? g + mu * a[i] : a[i];
-          }
-          w[i] -= lr * g;
+  float* w = p.value.data();
+  const float* grad = p.grad.data();
+  float* a = first_[chunk.parameter].data();
+  float* b = second_[chunk.parameter].data();
+  switch (config_.kind) {
+    case OptimizerKind::sgd: {
+      const float mu = static_cast<float>(config_.momentum);
+      for (size_t i = chunk.begin; i < chunk.end; ++i) {
+        float g = grad[i] + wd * w[i];
+        if (mu > 0) {
+          a[i] = steps_ == 1 ? g : mu * a[i] + g;
+          g = config_.nesterov ? g + mu * a[i] : a[i];
         }
-        break;
+        w[i] -= lr * g;
       }
-      case OptimizerKind::rmsprop: {
-        const float alpha = static_cast<float>(config_.alpha);
-        for (size_t i = 0; i < w.size(); ++i) {
-          const float g = grad[i] + wd * w[i];
-          a[i] = alpha * a[i] + (1 - alpha) * g * g;
-          w[i] -= lr * g / (std::sqrt(a[i]) + eps);
-        }
-        break;
+      break;
+    }
+    case OptimizerKind::rmsprop: {
+      const float alpha = static_cast<float>(config_.alpha);
+      for (size_t i = chunk.begin; i < chunk.end; ++i) {
+        const float g = grad[i] + wd * w[i];
+        a[i] = alpha * a[i] + (1 - alpha) * g * g;
+        w[i] -= lr * g / (std::sqrt(a[i]) + eps);
       }
-      case OptimizerKind::adam: {
-        const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
-        const double t = static_cast<double>(steps_);
-        const float step_size = static_cast<float>(learning_rate / (1 - std::pow(config_.beta1, t)));
-        const float root_bc2 = static_cast<float>(std::sqrt(1 - std::pow(config_.beta2, t)));
-        for (size_t i = 0; i < w.size(); ++i) {
-          const float g = grad[i] + wd * w[i];
-          a[i] = b1 * a[i] + (1 - b1) * g;
-          b[i] = b2 * b[i] + (1 - b2) * g * g;
-          w[i] -= step_size * a[i] / (std::sqrt(b[i]) / root_bc2 + eps);
-        }
-        break;
+      break;
+    }
+    case OptimizerKind::adam: {
+      const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
+      const double t = static_cast<double>(steps_);
+      const float step_size = static_cast<float>(learning_rate / (1 - std::pow(config_.beta1, t)));
+      const float root_bc2 = static_cast<float>(std::sqrt(1 - std::pow(config_.beta2, t)));
+      for (size_t i = chunk.begin; i < chunk.end; ++i) {
+        const float g = grad[i] + wd * w[i];
+        a[i] = b1 * a[i] + (1 - b1) * g;
+        b[i] = b2 * b[i] + (1 - b2) * g * g;
+        w[i] -= step_size * a[i] / (std::sqrt(b[i]) / root_bc2 + eps);
       }
+      break;
     }
   }
-  return report;
 }
 
 }  // namespace cellforge::train

@@ -13,14 +13,23 @@
 //        adam     m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
 //                 p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //      with weight decay (L2) added to g first when set.
+//
+// Every pass runs on the process's thread pool over fixed chunks of each parameter; the gradient
+// norm sums each chunk's squares and then the chunks in order, so a step is the same bit for bit
+// on any number of threads.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "runtime/train/network.hpp"
+
+namespace cellforge::jit {
+class ThreadPool;
+}
 
 namespace cellforge::train {
 
@@ -78,7 +87,9 @@ struct OptimizerSlot {
 
 class Optimizer {
  public:
-  Optimizer(const OptimizerConfig& config, const std::vector<ParameterView>& parameters);
+  /// `threads`: the size of the thread pool the steps run on (the network's; 0: one per hardware
+  /// thread). The results do not depend on it.
+  Optimizer(const OptimizerConfig& config, const std::vector<ParameterView>& parameters, int threads = 1);
 
   /// Checks, clips and applies the gradients of `parameters` (the same list, in the same order, as
   /// at construction). `iteration` (1-based) is only used in messages.
@@ -94,8 +105,25 @@ class Optimizer {
  private:
   OptimizerConfig config_;
   std::vector<std::string> names_;
+  std::vector<size_t> sizes_;  // elements per parameter
   std::vector<std::vector<float>> first_, second_;  // per parameter: momentum / m / square_avg, and v
   int64_t steps_ = 0;
+  // A step's work: every parameter cut into chunks of at most kChunk elements, in order.
+  struct Chunk {
+    size_t parameter, begin, end;
+  };
+  static constexpr size_t kChunk = 8192;
+  std::vector<Chunk> chunks_;
+  std::vector<double> chunk_sums_;
+  std::vector<int64_t> chunk_counts_;
+  std::shared_ptr<jit::ThreadPool> pool_;
+
+  /// Runs work(chunk) for every chunk, the chunks split among the pool's threads.
+  template <class Work>
+  void for_each_chunk(const Work& work);
+  /// The gradients' sum of squares, in double: each chunk's, then the chunks' in order.
+  double sum_of_squares(const std::vector<ParameterView>& parameters);
+  void update(const Chunk& chunk, ParameterView& p, double learning_rate);
 };
 
 }  // namespace cellforge::train

@@ -76,7 +76,7 @@ void Trainer::build(const Corpus& corpus, const NetworkOptions& options) {
   if (static_cast<int64_t>(split.val.size()) > config_.batch * config_.unroll)
     val_stream_ = std::make_unique<BatchStream>(std::move(split.val), config_.batch, config_.unroll, "the validation text");
   network_ = std::make_unique<Network>(spec_, config_.batch, config_.unroll, options);
-  optimizer_ = std::make_unique<Optimizer>(config_.optimizer, network_->parameters());
+  optimizer_ = std::make_unique<Optimizer>(config_.optimizer, network_->parameters(), network_->cells().threads());
   states_ = network_->zero_states();
 }
 

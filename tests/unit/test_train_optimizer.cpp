@@ -163,3 +163,55 @@ TEST_CASE("optimizer: a non-finite gradient refuses the update, naming parameter
   const StepReport inf = o.step(views, 1e-3, {}, 1235);
   CHECK(inf.refused == "gradient norm is Inf at step 1235 (first non-finite: 'head.b' element [0] = inf); the update was not applied");
 }
+
+TEST_CASE("optimizer: the same steps bit for bit on 1, 2 and 3 threads, with parameters of many chunks",
+          "[unit][optimizer]") {
+  // Sizes around the optimizer's chunk of 8,192 elements: several chunks, a partial one, a small one.
+  const std::vector<size_t> sizes{20000, 5, 8192, 8193};
+  struct Run {
+    std::vector<std::vector<float>> values, grads;
+    std::vector<StepReport> reports;
+  };
+  auto run = [&](OptimizerKind kind, const ClipConfig& clip, int threads) {
+    Run r;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      r.values.emplace_back(sizes[k]);
+      r.grads.emplace_back(sizes[k]);
+      for (size_t i = 0; i < sizes[k]; ++i) r.values[k][i] = std::sin(0.37 * static_cast<double>(i + 1000 * k));
+    }
+    std::vector<ParameterView> views;
+    for (size_t k = 0; k < sizes.size(); ++k)
+      views.push_back({"p" + std::to_string(k), static_cast<int64_t>(sizes[k]), 0, r.values[k], r.grads[k]});
+    OptimizerConfig c;
+    c.kind = kind;
+    c.momentum = kind == OptimizerKind::sgd ? 0.9 : 0.0;
+    c.weight_decay = 1e-3;
+    Optimizer o(c, views, threads);
+    for (int step = 1; step <= 3; ++step) {
+      for (size_t k = 0; k < sizes.size(); ++k)
+        for (size_t i = 0; i < sizes[k]; ++i) r.grads[k][i] = static_cast<float>(std::cos(0.11 * (i + step * 7 + k)) * 3);
+      r.reports.push_back(o.step(views, 0.01, clip, step));
+    }
+    return r;
+  };
+  for (OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::rmsprop, OptimizerKind::adam})
+    for (const ClipConfig& clip : {ClipConfig{}, ClipConfig{2.0, 0.0}, ClipConfig{0.0, 5.0}, ClipConfig{2.0, 5.0}}) {
+      INFO(optimizer_name(kind) << ", clip by value " << clip.max_value << ", by norm " << clip.max_norm);
+      const Run one = run(kind, clip, 1);
+      // The chunked norm is the norm: against a plain sum in long double.
+      long double sum = 0;
+      for (size_t k = 0; k < sizes.size(); ++k)
+        for (size_t i = 0; i < sizes[k]; ++i) sum += static_cast<long double>(std::cos(0.11 * (i + 7 + k)) * 3 * (std::cos(0.11 * (i + 7 + k)) * 3));
+      CHECK(one.reports[0].grad_norm == Approx(std::sqrt(static_cast<double>(sum))).epsilon(1e-6));
+      if (clip.max_value > 0) CHECK(one.reports[0].clipped_elements > 0);
+      for (int threads : {2, 3}) {
+        const Run other = run(kind, clip, threads);
+        CHECK(other.values == one.values);
+        for (size_t s = 0; s < one.reports.size(); ++s) {
+          CHECK(other.reports[s].grad_norm == one.reports[s].grad_norm);
+          CHECK(other.reports[s].clipped_elements == one.reports[s].clipped_elements);
+          CHECK(other.reports[s].clipped == one.reports[s].clipped);
+        }
+      }
+    }
+}
