@@ -40,6 +40,9 @@ struct NetworkSpec {
   NetworkSizes sizes;
   bool variable_lengths = false;  // each call gives every sequence's length
   double dropout = 0;             // probability of dropping an input feature of layers above the first
+  // false: the network's input needs no gradient (one-hot characters, fixed features); backward()
+  // then takes an empty dx and skips the products that would compute it.
+  bool input_gradient = true;
 
   /// sizes.layers copies of `cell`, one direction each.
   static NetworkSpec stack(const Graph& cell, const NetworkSizes& sizes);

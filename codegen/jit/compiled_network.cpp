@@ -45,7 +45,8 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   std::ostringstream key;
   key << "cellforge " << CELLFORGE_CODEGEN_VERSION << "\n";
   for (const ir::LayerSpec& layer : plan.spec.layers) key << ir::print(layer.cell) << layer.bidirectional << "\n";
-  key << "lengths " << plan.spec.variable_lengths << " dropout " << (plan.spec.dropout > 0) << " input " << plan.sizes.input
+  key << "lengths " << plan.spec.variable_lengths << " dropout " << (plan.spec.dropout > 0)
+      << " input-gradient " << plan.spec.input_gradient << " input " << plan.sizes.input
       << " hidden " << plan.sizes.hidden << " batch " << plan.sizes.batch << " unroll " << plan.sizes.unroll
       << " layers " << plan.sizes.layers;
   for (const auto& [name, value] : plan.sizes.extra) key << " " << name << "=" << value;
@@ -327,7 +328,11 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
   check_steps("x", x, s, "X", plan.input_width);
   check_steps("dy", dy, s, "Y", plan.output_width);
   check_buffer("dparams", dparams.size(), plan.param_floats, dparams.data());
-  check_steps("dx", dx, s, "X", plan.input_width);
+  if (plan.spec.input_gradient)
+    check_steps("dx", dx, s, "X", plan.input_width);
+  else if (!dx.empty())
+    user_error("dx has ", dx.size(), " floats, but the network was compiled without an input gradient "
+               "(NetworkSpec::input_gradient = false): pass an empty dx, or compile with input_gradient = true");
   check_states("d_final_states", d_final_states.size(), plan);
   check_states("d_initial_states", d_initial_states.size(), plan);
   std::vector<void*> slots(llvm_backend::kFirstStateSlot + 4 * plan.states.size(), nullptr);

@@ -17,7 +17,8 @@
 //                    (layer and direction) whose cell has that state, in unit order, each [B][S]:
 //                    for a stack of one cell that is [L*D][B][S], PyTorch's layout of h0 and c0
 // backward() must follow a forward() of the same params and x: it reuses what the forward pass
-// stored. Every buffer's size and alignment is checked; a wrong one raises UserError naming it. A
+// stored. A network whose input needs no gradient (NetworkSpec::input_gradient = false, e.g.
+// one-hot characters) takes an empty dx and does not compute it. Every buffer's size and alignment is checked; a wrong one raises UserError naming it. A
 // buffer a call writes (y, final states; dparams, dx, d_initial states) may not overlap any other.
 #pragma once
 

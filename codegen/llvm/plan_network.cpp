@@ -66,11 +66,12 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
     ir::Graph cell = spec.layers[static_cast<size_t>(l)].cell;
     if (spec.variable_lengths) cell = passes::mask_padded_steps(cell);
     if (l > 0 && spec.dropout > 0) cell = passes::drop_layer_input(cell);
-    const std::string text = ir::print(cell);
+    const bool input_gradient = l > 0 || spec.input_gradient;
+    const std::string text = ir::print(cell) + (input_gradient ? "" : "\nwithout input gradient");
     auto it = schedule_of_text.find(text);
     if (it == schedule_of_text.end()) {
       it = schedule_of_text.emplace(text, static_cast<int>(p.schedules.size())).first;
-      p.schedules.push_back(passes::schedule_layer(cell, options));
+      p.schedules.push_back(passes::schedule_layer(cell, options, input_gradient));
     }
     p.layer_schedule.push_back(it->second);
     bindings.push_back(ir::layer_bindings(spec, l));
@@ -252,7 +253,7 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
     backward.backward_pass = true;
     // Gradients no result writes are zero.
     const ir::Graph& bg = schedule.backward.graph;
-    if (!bg.find_output(Role::grad, x_name) && d == 0)
+    if (!bg.find_output(Role::grad, x_name) && d == 0 && (l > 0 || spec.input_gradient))
       backward.zero_first.push_back({d_layer_input[li], T * B, bindings[li].at("X")});
     for (size_t k = 0; k < p.states.size(); ++k)
       if (p.states[k].width[u] && !bg.find_output(Role::grad, p.states[k].name))

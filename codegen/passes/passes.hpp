@@ -17,6 +17,12 @@ ir::Graph mask_padded_steps(const ir::Graph& cell);
 /// Multiplies the cell's input by a dropout mask input (see drop_layer_input.cpp).
 ir::Graph drop_layer_input(const ir::Graph& cell);
 
+/// choose_saved's (forward, backward) without the gradient of the cell's input `input`: the
+/// backward step without the nodes only that gradient needed, the forward step without the values
+/// it saved only for it (see drop_input_gradient.cpp).
+std::pair<ir::Graph, ir::Graph> drop_input_gradient(const ir::Graph& forward, const ir::Graph& backward,
+                                                    const std::string& input);
+
 /// A step graph as a stateless cell of one input `z` (the listed inputs and states side by side)
 /// and one output `y` (the listed results side by side); see pack_step_inputs.cpp.
 ir::Graph pack_step_inputs(const ir::Graph& graph, const std::vector<std::string>& leaves,
@@ -49,7 +55,8 @@ void fuse_elementwise(ScanSchedule& schedule, bool fuse = true);
 /// materialized. Fills FusionGroup::recomputed (see rematerialize.cpp).
 void rematerialize(ScanSchedule& schedule, bool enable = true);
 
-/// The whole pipeline for one layer.
-LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {});
+/// The whole pipeline for one layer. `input_gradient` false: the backward pass does not compute the
+/// gradient of the cell's input (drop_input_gradient).
+LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {}, bool input_gradient = true);
 
 }  // namespace cellforge::passes

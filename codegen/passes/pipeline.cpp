@@ -2,8 +2,10 @@
 // Read top to bottom, this is the order in which a cell is compiled; each step logs its result so
 // that `cellforge inspect --emit sched` can show the graph after every pass.
 #include <sstream>
+#include <tuple>
 
 #include "codegen/autodiff/differentiate.hpp"
+#include "codegen/ir/network_spec.hpp"
 #include "codegen/ir/text.hpp"
 #include "codegen/ir/verify.hpp"
 #include "codegen/passes/passes.hpp"
@@ -41,7 +43,7 @@ std::string print_schedule(const ScanSchedule& s) {
   });
 }
 
-LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options) {
+LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options, bool input_gradient) {
   LayerSchedule out;
   auto log = [&](const std::string& pass, const ir::Graph& g) { out.log.push_back({pass, ir::print(g)}); };
 
@@ -55,6 +57,12 @@ LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options) 
   log("choose_saved (backward)", backward_reading);
 
   ir::Graph fwd = std::move(forward_saving), bwd = std::move(backward_reading);
+  // After choose_saved, which needs the backward graph to start with the whole forward graph.
+  if (!input_gradient) {
+    std::tie(fwd, bwd) = drop_input_gradient(fwd, bwd, ir::input_name(cell));
+    log("drop_input_gradient (forward)", fwd);
+    log("drop_input_gradient (backward)", bwd);
+  }
   if (options.simplify) {
     fwd = simplify(fwd);
     bwd = simplify(bwd);

@@ -53,10 +53,12 @@ ir::NetworkSizes cell_sizes(const ModelSpec& spec, int64_t batch, int64_t unroll
 }
 
 // The stacked cells. Their dropout is between layers only, so a single layer compiles without it:
-// the same code (and disk-cache entry) as the network without dropout.
+// the same code (and disk-cache entry) as the network without dropout. Only an embedding needs the
+// gradient of the cells' input; one-hot characters do not, and BPTT skips computing it.
 ir::NetworkSpec cell_network(const ModelSpec& spec, int64_t batch, int64_t unroll) {
   ir::NetworkSpec network = ir::NetworkSpec::stack(spec.cell, cell_sizes(spec, batch, unroll));
   network.dropout = spec.layers > 1 ? spec.dropout : 0.0;
+  network.input_gradient = spec.encoding == InputEncoding::embedding;
   return network;
 }
 
@@ -121,7 +123,7 @@ Network::Network(const ModelSpec& spec, int64_t batch, int64_t unroll, const Net
   head_params_.assign(static_cast<size_t>(head_.parameter_floats()), 0.0f);
   head_grads_.assign(head_params_.size(), 0.0f);
   x_.assign(static_cast<size_t>(unroll * batch * X), 0.0f);
-  dx_.assign(x_.size(), 0.0f);
+  if (spec_.encoding == InputEncoding::embedding) dx_.assign(x_.size(), 0.0f);  // else empty: no input gradient
   y_.assign(static_cast<size_t>(unroll * batch * Y), 0.0f);
   dy_.assign(y_.size(), 0.0f);
   head_dx_.assign(static_cast<size_t>(batch * Y), 0.0f);
