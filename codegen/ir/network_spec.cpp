@@ -124,6 +124,14 @@ void check_spec(const NetworkSpec& spec) {
                      "; every length must be >= 1");
       }
     }
+    // The layer feeds the cell X features: the network's input, or the output of the layer below.
+    const std::string x_name = input_name(cell);
+    const Dim& x_rows = cell.type(static_cast<NodeId>(cell.find_leaf(Op::input, x_name))).rows;
+    if (x_rows.bind(b) != b.at("X"))
+      user_error("cell '", cell.name(), "' reads its input '", x_name, "' as [", x_rows.str(), "] = ", x_rows.bind(b),
+                 " features at layer ", l, ", but that layer is fed X = ", b.at("X"), " (",
+                 l == 0 ? "the network's input size" : "the output width of the layer below",
+                 "); declare the input as [X]");
     double unit = 0;
     for (NodeId p : cell.leaves(Op::param)) {
       const Type& t = cell.type(p);

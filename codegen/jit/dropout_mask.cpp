@@ -52,8 +52,9 @@ void draw_dropout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, do
   const uint64_t n = mask.size(), pairs = n / 2;
   float* out = mask.data();
   pool.run([=](int thread, int threads) {
-    // Each thread a contiguous run of pairs, in whole cache lines (8 pairs = 16 floats); the last
-    // thread also draws the odd element at the end.
+    // Each thread a contiguous run of pairs, in blocks of 8 pairs = 16 floats (whole cache lines
+    // when the mask is 64-byte aligned, as the workspace is); the last thread also draws the odd
+    // element at the end.
     const uint64_t lines = (pairs + 7) / 8, per_thread = (lines + threads - 1) / threads;
     const uint64_t begin = std::min(pairs, per_thread * thread * 8), end = std::min(pairs, per_thread * (thread + 1) * 8);
     draw_pairs(out, begin, end, key, threshold, keep);

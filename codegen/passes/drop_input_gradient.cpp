@@ -47,8 +47,8 @@ Graph without(const Graph& graph, const DropResult& drop_result, const DropLeaf&
 }  // namespace
 
 std::pair<Graph, Graph> drop_input_gradient(const Graph& forward, const Graph& backward, const std::string& input) {
-  if (!backward.find_output(Role::grad, input))
-    internal_error("drop_input_gradient: graph '", backward.name(), "' has no gradient of '", input, "'");
+  // A cell whose input reaches its results only through stop_gradient or step has no dL/dx to drop.
+  if (!backward.find_output(Role::grad, input)) return {forward, backward};
   const auto no_leaf = [](const ir::Node&) { return false; };
   Graph bwd = without(backward, [&](const Output& o) { return o.role == Role::grad && o.name == input; }, no_leaf);
   // The saved values the remaining results still read.

@@ -1,8 +1,8 @@
 // NetworkSpec::input_gradient = false: BPTT without dL/dx (one-hot characters, fixed features).
 // The network computes everything else bit for bit as the network with dx does — outputs, final
-// states, every parameter's and initial state's gradient — for zoo cells and a cell whose dL/dx
-// needs a saved value of its own, stacked, bidirectional, with variable lengths and dropout, on 1
-// and 2 threads; the work is really gone (the dx product is no longer scheduled; the value saved
+// states, every parameter's and initial state's gradient — for zoo cells, a cell whose dL/dx needs
+// a saved value of its own and a cell without any dL/dx (its input behind stop_gradient), stacked,
+// bidirectional, with variable lengths and dropout, on 1 and 2 threads; the work is really gone (the dx product is no longer scheduled; the value saved
 // only for dx is no longer saved); a dx given to such a network is refused.
 #include <catch2/catch.hpp>
 
@@ -32,6 +32,22 @@ const char* kElementwiseInputCell = R"(cell scaled_input {
   %z = mul %x, %k : [H]
   %m = matmul %W, %h : [H]
   %p = add %m, %z : [H]
+  %n = tanh %p : [H]
+  next h = %n
+  output y = %n
+}
+)";
+
+// x reaches the result only through stop_gradient: the cell has no dL/dx at all.
+const char* kStoppedInputCell = R"(cell stopped_input {
+  input %x : [X]
+  state %h : [H]
+  param %W : [H, X]
+  param %U : [H, H]
+  %s = stop_gradient %x : [X]
+  %a = matmul %W, %s : [H]
+  %m = matmul %U, %h : [H]
+  %p = add %a, %m : [H]
   %n = tanh %p : [H]
   next h = %n
   output y = %n
@@ -80,7 +96,9 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 ir::Graph cell_named(const std::string& name) {
-  return name == "scaled_input" ? ir::parse(kElementwiseInputCell) : zoo::find(name).build();
+  if (name == "scaled_input") return ir::parse(kElementwiseInputCell);
+  if (name == "stopped_input") return ir::parse(kStoppedInputCell);
+  return zoo::find(name).build();
 }
 
 // The products and saved values of layer 0's schedule.
@@ -108,26 +126,31 @@ TEST_CASE("differential: a network without the input gradient computes the rest 
   const std::vector<Case> cases = {
       {"lstm", 1, false, false, 0.0},         {"lstm", 2, false, false, 0.3},  {"lstm", 2, true, true, 0.0},
       {"gru", 2, false, true, 0.0},           {"peephole_lstm", 1, false, false, 0.0},
-      {"layernorm_lstm", 2, false, false, 0.0}, {"scaled_input", 2, true, false, 0.2}};
+      {"layernorm_lstm", 2, false, false, 0.0}, {"scaled_input", 2, false, false, 0.2},
+      {"scaled_input", 1, true, true, 0.0},   {"stopped_input", 2, false, false, 0.0}};
   for (const Case& c : cases)
     for (int threads : {1, 2}) {
       INFO(c.cell << " L=" << c.layers << (c.bidirectional ? " bidirectional" : "") << (c.lengths ? " lengths" : "")
                   << " dropout=" << c.dropout << " threads=" << threads);
-      const ir::NetworkSizes sizes{.input = 24, .hidden = 24, .batch = 3, .unroll = 5, .layers = c.layers};
+      const ir::NetworkSizes sizes{.input = 24, .hidden = 24, .batch = 3, .unroll = 5, .layers = c.layers, .extra = {}};
       ir::NetworkSpec spec = ir::NetworkSpec::stack(cell_named(c.cell), sizes);
       for (auto& layer : spec.layers) layer.bidirectional = c.bidirectional;
       spec.variable_lengths = c.lengths;
       spec.dropout = c.dropout;
       const std::vector<int64_t> lengths = c.lengths ? std::vector<int64_t>{5, 2, 4} : std::vector<int64_t>{};
-      CompiledNetwork with = CompiledNetwork::compile(spec, {.threads = threads});
+      NetworkOptions options;
+      options.threads = threads;
+      CompiledNetwork with = CompiledNetwork::compile(spec, options);
       spec.input_gradient = false;
-      CompiledNetwork without = CompiledNetwork::compile(spec, {.threads = threads});
+      CompiledNetwork without = CompiledNetwork::compile(spec, options);
       CHECK(bitwise_equal(run(without, false, lengths), run(with, true, lengths)));
       // The work is gone: one product fewer (W^T dG) for the zoo cells; for scaled_input the dx is
       // elementwise, and V h is no longer saved.
       const Work w = work_of(with), wo = work_of(without);
       if (std::string(c.cell) == "scaled_input") {
         CHECK(wo.saved_values < w.saved_values);
+      } else if (std::string(c.cell) == "stopped_input") {
+        CHECK(wo.backward_products == w.backward_products);  // nothing to drop
       } else {
         CHECK(wo.backward_products < w.backward_products);
         CHECK(wo.saved_values == w.saved_values);
@@ -136,9 +159,11 @@ TEST_CASE("differential: a network without the input gradient computes the rest 
 }
 
 TEST_CASE("differential: a dx given to a network without the input gradient is refused") {
-  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("rnn").build(), {.input = 4, .hidden = 3, .batch = 2, .unroll = 2, .layers = 1});
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("rnn").build(), {.input = 4, .hidden = 3, .batch = 2, .unroll = 2, .layers = 1, .extra = {}});
   spec.input_gradient = false;
-  CompiledNetwork net = CompiledNetwork::compile(spec, {.threads = 1});
+  NetworkOptions options;
+  options.threads = 1;
+  CompiledNetwork net = CompiledNetwork::compile(spec, options);
   std::vector<float> params(static_cast<size_t>(net.parameter_floats()), 0.1f), x(16, 1.0f), y(12), dy(12, 1.0f),
       dparams(params.size()), dx(16), h0(6), hT(6), dhT(6), dh0(6);
   net.forward(params, x, {h0}, y, {hT});

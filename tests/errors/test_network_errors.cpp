@@ -9,6 +9,7 @@
 #include "codegen/autodiff/differentiate.hpp"
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/reference_network.hpp"
+#include "codegen/ir/text.hpp"
 #include "dsl/dsl.hpp"
 #include "runtime/zoo/zoo.hpp"
 
@@ -134,6 +135,33 @@ TEST_CASE("errors: reference network: a cell with two inputs, or none, cannot be
   auto none = reify(cell("no_input"_s, next(h, tanh(U * h)), output(tanh(U * h))));
   CHECK(network_error(none, good_sizes()) ==
         "cell 'no_input' has 0 inputs; a layer of a network feeds exactly one input vector to its cell");
+}
+
+TEST_CASE("errors: a cell whose input is not the layer's X features is refused", "[errors]") {
+  // x declared [H] reads H features; with X != H the layer would read part of its input (or past it).
+  const ir::Graph cell = ir::parse(R"(cell input_as_h {
+  input %x : [H]
+  state %h : [H]
+  param %U : [H, H]
+  %m = matmul %U, %h : [H]
+  %a = add %m, %x : [H]
+  %n = tanh %a : [H]
+  next h = %n
+  output y = %n
+}
+)");
+  ir::NetworkSizes s = good_sizes();
+  s.input = s.hidden + 1;
+  CHECK(network_error(cell, s) == "cell 'input_as_h' reads its input 'x' as [H] = " + std::to_string(s.hidden) +
+                                      " features at layer 0, but that layer is fed X = " + std::to_string(s.input) +
+                                      " (the network's input size); declare the input as [X]");
+  s.input = s.hidden;
+  CHECK(network_error(cell, s) == "");
+  // A bidirectional layer below feeds 2H.
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(cell, {.input = 3, .hidden = 3, .batch = 1, .unroll = 1, .layers = 2, .extra = {}});
+  spec.layers[0].bidirectional = true;
+  CHECK_THROWS_WITH(ir::check_spec(spec), Catch::Contains("at layer 1, but that layer is fed X = 6 (the output width "
+                                                          "of the layer below); declare the input as [X]"));
 }
 
 TEST_CASE("errors: reference network forward: wrong inputs, steps, layers, initial states and parameters", "[errors]") {
