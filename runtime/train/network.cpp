@@ -237,7 +237,8 @@ void Network::run_forward(std::span<const int32_t> inputs, States& states, const
     for (size_t i = 0; i < y_dropped_.size(); ++i) y_dropped_[i] = y[i] * head_mask_[i];
     head_dropped_ = true;
   }
-  head_.forward(head_params_, head_input(), {}, logits_, {}, {.parameters_unchanged = call.parameters_unchanged});
+  head_.forward(head_params_, head_input(), {}, logits_, {},
+                {.lengths = {}, .parameters_unchanged = call.parameters_unchanged});
 }
 
 double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gradient) {
@@ -276,7 +277,7 @@ double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gr
 
 double Network::train_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
                             uint64_t dropout_seed) {
-  run_forward(inputs, states, {.training = true, .dropout_seed = dropout_seed});
+  run_forward(inputs, states, {.lengths = {}, .training = true, .dropout_seed = dropout_seed});
   const double loss = loss_and_gradient(targets, true);
   std::span<const float> y_head = head_input();
   // The head's input gradient lands in d(y * mask); d(y) = mask * that.
@@ -311,7 +312,7 @@ double Network::train_batch(std::span<const int32_t> inputs, std::span<const int
 
 double Network::evaluate_batch(std::span<const int32_t> inputs, std::span<const int32_t> targets, States& states,
                                bool parameters_unchanged) {
-  run_forward(inputs, states, {.training = false, .parameters_unchanged = parameters_unchanged});
+  run_forward(inputs, states, {.lengths = {}, .training = false, .parameters_unchanged = parameters_unchanged});
   const double loss = loss_and_gradient(targets, false);
   states.swap(final_states_);
   return loss;
@@ -319,7 +320,7 @@ double Network::evaluate_batch(std::span<const int32_t> inputs, std::span<const 
 
 std::span<const float> Network::forward_logits(std::span<const int32_t> inputs, States& states,
                                               bool parameters_unchanged) {
-  run_forward(inputs, states, {.training = false, .parameters_unchanged = parameters_unchanged});
+  run_forward(inputs, states, {.lengths = {}, .training = false, .parameters_unchanged = parameters_unchanged});
   states.swap(final_states_);
   return logits_;
 }
