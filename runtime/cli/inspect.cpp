@@ -64,7 +64,10 @@ int run_inspect(const Argv& argv) {
                     {"variable-lengths", "", "show the cell as rewritten for sequences of different lengths in a "
                                              "batch (passes::mask_padded_steps); not with llvm, llvm-opt, asm", ""},
                     {"dropout", "", "show the cell as rewritten for dropout on its input, as in every layer above "
-                                    "the first (passes::drop_layer_input); not with llvm, llvm-opt, asm", ""}}};
+                                    "the first (passes::drop_layer_input); not with llvm, llvm-opt, asm", ""},
+                    {"no-input-gradient", "", "schedule BPTT without the gradient of the cell's input, as the "
+                                              "first layer of a network whose input needs none (one-hot "
+                                              "characters; passes::drop_input_gradient); with passes or sched", ""}}};
   const std::vector<Option> which_cell = cell_options();
   command.options.insert(command.options.begin(), which_cell.begin(), which_cell.end());
   Args args(argv, command);
@@ -81,6 +84,11 @@ int run_inspect(const Argv& argv) {
     user_error("--variable-lengths and --dropout show the rewritten cell's graph; the code of a network with them is "
                "what CompiledNetwork::compile makes from a NetworkSpec (examples/04_stacking_and_bidirectional.cpp); "
                "use them with --emit graph, grad, dot, grad-dot, jvp, passes or sched");
+  const bool input_gradient = !args.flag("no-input-gradient");
+  if (!input_gradient && stage != "passes" && stage != "sched")
+    user_error("--no-input-gradient changes what the passes schedule; use it with --emit passes or sched, not --emit ",
+               stage, " (a network without the input gradient is compiled from a NetworkSpec with "
+               "input_gradient = false)");
   if (args.flag("variable-lengths")) cell = passes::mask_padded_steps(cell);
   if (args.flag("dropout")) cell = passes::drop_layer_input(cell);
   std::string out;
@@ -105,7 +113,7 @@ int run_inspect(const Argv& argv) {
                        options);
   }
   else {
-    passes::LayerSchedule schedule = passes::schedule_layer(cell, pass_options);
+    passes::LayerSchedule schedule = passes::schedule_layer(cell, pass_options, input_gradient);
     for (const auto& [pass, text] : schedule.log) {
       bool last_two = pass.rfind("schedule", 0) == 0;
       if (stage == "passes" || last_two) out += "# after " + pass + "\n" + text + "\n";
