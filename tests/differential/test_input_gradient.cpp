@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -16,8 +15,10 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/random_floats.hpp"
 
 using namespace cellforge;
+using testing::random_floats;
 
 namespace {
 
@@ -53,14 +54,6 @@ const char* kStoppedInputCell = R"(cell stopped_input {
   output y = %n
 }
 )";
-
-std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> uniform(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = uniform(rng);
-  return v;
-}
 
 // Everything one forward and one backward call write, except dx, as one vector.
 std::vector<float> run(CompiledNetwork& net, bool with_dx, const std::vector<int64_t>& lengths) {

@@ -11,25 +11,18 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "codegen/ir/error.hpp"
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/random_floats.hpp"
 
 using namespace cellforge;
+using testing::random_floats;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> uniform(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = uniform(rng);
-  return v;
-}
 
 struct Io {
   std::vector<float> x, y;
