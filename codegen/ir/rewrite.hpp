@@ -31,4 +31,9 @@ Graph rewrite(const Graph& source, const RewriteVisitor& visit, std::vector<Node
 /// A copy with only the nodes the results need (and all leaves, unless `drop_unused_leaves`).
 Graph prune(const Graph& source, bool drop_unused_leaves = false);
 
+/// A copy with only the results `keep_result` accepts and the nodes those need; of the leaves
+/// they do not need, those `keep_unused_leaf` accepts.
+Graph prune(const Graph& source, const std::function<bool(const Output&)>& keep_result,
+            const std::function<bool(const Node&)>& keep_unused_leaf);
+
 }  // namespace cellforge::ir

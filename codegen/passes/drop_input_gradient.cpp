@@ -8,9 +8,7 @@
 // states' gradients) is computed as before.
 #include <set>
 
-#include "codegen/ir/error.hpp"
 #include "codegen/ir/rewrite.hpp"
-#include "codegen/ir/text.hpp"
 #include "codegen/passes/passes.hpp"
 
 namespace cellforge::passes {
@@ -21,49 +19,19 @@ using ir::Op;
 using ir::Output;
 using ir::Role;
 
-namespace {
-
-// A copy of `graph` without the results `drop_result` names and without the leaves `drop_leaf`
-// names (which nothing may read), pruned to what the remaining results need.
-template <class DropResult, class DropLeaf>
-Graph without(const Graph& graph, const DropResult& drop_result, const DropLeaf& drop_leaf) {
-  Graph out(graph.name());
-  std::vector<NodeId> map(graph.size(), static_cast<NodeId>(-1));
-  for (NodeId id = 0; id < static_cast<NodeId>(graph.size()); ++id) {
-    ir::Node n = graph.node(id);
-    if (drop_leaf(n)) continue;
-    for (NodeId& a : n.args) {
-      if (map[a] == static_cast<NodeId>(-1)) internal_error("drop_input_gradient: a dropped leaf is still read");
-      a = map[a];
-    }
-    map[id] = out.make(n);
-    if (!graph.label(id).empty()) out.set_label(map[id], graph.label(id));
-  }
-  for (const Output& o : graph.outputs())
-    if (!drop_result(o)) out.add_output(o.role, o.name, map[o.node]);
-  return ir::prune(out);
-}
-
-}  // namespace
-
 std::pair<Graph, Graph> drop_input_gradient(const Graph& forward, const Graph& backward, const std::string& input) {
   // A cell whose input reaches its results only through stop_gradient or step has no dL/dx to drop.
   if (!backward.find_output(Role::grad, input)) return {forward, backward};
-  const auto no_leaf = [](const ir::Node&) { return false; };
-  Graph bwd = without(backward, [&](const Output& o) { return o.role == Role::grad && o.name == input; }, no_leaf);
-  // The saved values the remaining results still read.
-  std::vector<bool> read(bwd.size(), false);
-  for (const Output& o : bwd.outputs()) read[o.node] = true;
-  for (NodeId id = static_cast<NodeId>(bwd.size()); id-- > 0;)
-    if (read[id])
-      for (NodeId a : bwd.node(id).args) read[a] = true;
+  // The backward step without dL/dx, and without the saved values nothing else reads.
+  Graph bwd = ir::prune(backward, [&](const Output& o) { return !(o.role == Role::grad && o.name == input); },
+                        [](const ir::Node& leaf) { return leaf.op != Op::saved; });
   std::set<std::string> unread;
-  for (NodeId id : bwd.leaves(Op::saved))
-    if (!read[id]) unread.insert(bwd.node(id).name);
+  for (NodeId id : backward.leaves(Op::saved))
+    if (bwd.find_leaf(Op::saved, backward.node(id).name) < 0) unread.insert(backward.node(id).name);
   if (unread.empty()) return {forward, bwd};
-  bwd = without(bwd, [](const Output&) { return false; },
-                [&](const ir::Node& n) { return n.op == Op::saved && unread.count(n.name); });
-  Graph fwd = without(forward, [&](const Output& o) { return o.role == Role::save && unread.count(o.name); }, no_leaf);
+  // The forward step no longer saves them.
+  Graph fwd = ir::prune(forward, [&](const Output& o) { return !(o.role == Role::save && unread.count(o.name)); },
+                        [](const ir::Node&) { return true; });
   return {fwd, bwd};
 }
 

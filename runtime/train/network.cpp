@@ -130,6 +130,8 @@ Network::Network(const ModelSpec& spec, int64_t batch, int64_t unroll, const Net
   logits_.assign(static_cast<size_t>(head_rows_ * V), 0.0f);
   dlogits_.assign(logits_.size(), 0.0f);
   row_loss_.assign(static_cast<size_t>(head_rows_), 0.0);
+  pool_ = jit::shared_thread_pool(cells_.threads());
+  exp_scratch_.assign(static_cast<size_t>(pool_->size() * V), 0.0);
   if (spec.dropout > 0) {
     head_mask_.assign(static_cast<size_t>(head_rows_ * Y), 0.0f);
     y_dropped_.assign(head_mask_.size(), 0.0f);
@@ -213,8 +215,7 @@ void Network::encode(std::span<const int32_t> inputs) {
 // same threads, the head taking the place of layer L: the masks of the cells and of the head never
 // repeat each other.
 void Network::draw_head_mask(uint64_t dropout_seed) {
-  jit::draw_dropout_mask(head_mask_, dropout_seed, static_cast<uint64_t>(spec_.layers), spec_.dropout,
-                         *jit::shared_thread_pool(cells_.threads()));
+  jit::draw_dropout_mask(head_mask_, dropout_seed, static_cast<uint64_t>(spec_.layers), spec_.dropout, *pool_);
 }
 
 // What the head read in the last forward pass: the cells' output y at the steps the loss uses,
@@ -252,9 +253,7 @@ double Network::loss_and_gradient(std::span<const int32_t> targets, bool with_gr
   // Rows split among the pool's threads; each row's loss lands in its own slot and the slots are
   // summed in order, so the loss is the same bit for bit on any number of threads.
   const float scale = 1.0f / static_cast<float>(head_rows_);
-  jit::ThreadPool& pool = *jit::shared_thread_pool(cells_.threads());
-  exp_scratch_.resize(static_cast<size_t>(pool.size() * V));
-  pool.run([&](int thread, int threads) {
+  pool_->run([&](int thread, int threads) {
     double* e = &exp_scratch_[static_cast<size_t>(thread * V)];
     const int64_t per_thread = (head_rows_ + threads - 1) / threads;
     for (int64_t r = thread * per_thread; r < std::min(head_rows_, (thread + 1) * per_thread); ++r) {

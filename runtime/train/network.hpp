@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -32,6 +33,10 @@
 
 #include "codegen/ir/graph.hpp"
 #include "codegen/jit/compiled_network.hpp"
+
+namespace cellforge::jit {
+class ThreadPool;
+}
 
 namespace cellforge::train {
 
@@ -145,6 +150,7 @@ class Network {
   std::vector<float> head_mask_, y_dropped_;  // dropout on the head's input: [rows the head sees][Y] each
   bool head_dropped_ = false;                 // the last forward pass fed the head y_dropped_
   std::vector<double> row_loss_, exp_scratch_;  // the loss: each row's, and exp(z - max z) of a row per thread
+  std::shared_ptr<jit::ThreadPool> pool_;       // the cells' threads, which also draw the head's mask and the loss
   States final_states_, d_final_states_, d_initial_states_;
 };
 
