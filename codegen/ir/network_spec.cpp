@@ -50,11 +50,25 @@ std::vector<Unit> units(const NetworkSpec& spec) {
   return out;
 }
 
+bool is_added_input(const std::string& name) {
+  return name == kStepMask || name == kDropoutMask || name.rfind(kZoneoutMaskPrefix, 0) == 0;
+}
+
+std::vector<std::string> NetworkSpec::zoned_states(int64_t layer) const {
+  std::vector<std::string> out;
+  const Graph& cell = layers.at(static_cast<size_t>(layer)).cell;
+  for (NodeId id : cell.leaves(Op::state)) {
+    auto it = zoneout.find(cell.node(id).name);
+    if (it != zoneout.end() && it->second > 0) out.push_back(it->first);
+  }
+  return out;
+}
+
 std::string input_name(const Graph& cell) {
   std::vector<std::string> names;
   for (NodeId id : cell.leaves(Op::input)) {
     const std::string& name = cell.node(id).name;
-    if (name != kStepMask && name != kDropoutMask) names.push_back(name);
+    if (!is_added_input(name)) names.push_back(name);
   }
   if (names.size() != 1)
     user_error("cell '", cell.name(), "' has ", names.size(),
@@ -97,6 +111,22 @@ void check_spec(const NetworkSpec& spec) {
     user_error("the network lists ", spec.layers.size(), " layers but its sizes say ", sizes.layers);
   if (!(spec.dropout >= 0 && spec.dropout < 1))
     user_error("dropout must be a probability in [0, 1), got ", spec.dropout);
+  for (const auto& [name, rate] : spec.zoneout) {
+    if (!(rate >= 0 && rate < 1))
+      user_error("zoneout of state '", name, "' must be a probability in [0, 1) (the chance an element keeps its "
+                 "previous value), got ", rate);
+    bool found = false;
+    std::string known;
+    for (const LayerSpec& layer : spec.layers)
+      for (NodeId id : layer.cell.leaves(Op::state)) {
+        found = found || layer.cell.node(id).name == name;
+        if (known.find("'" + layer.cell.node(id).name + "'") == std::string::npos)
+          known += (known.empty() ? "'" : ", '") + layer.cell.node(id).name + "'";
+      }
+    if (!found)
+      user_error("zoneout names state '", name, "', which no layer's cell has; the cells' states are ",
+                 known.empty() ? "none" : known, "; zone out one of them");
+  }
   for (const auto& [name, value] : sizes.extra) {
     if (name == "X" || name == "H")
       user_error("size '", name, "' is given as an extra size; set it through the input or hidden size instead");
@@ -109,9 +139,10 @@ void check_spec(const NetworkSpec& spec) {
   for (int64_t l = 0; l < sizes.layers; ++l) {
     const Graph& cell = spec.layers[static_cast<size_t>(l)].cell;
     for (NodeId id : cell.leaves(Op::input))
-      if ((cell.node(id).name == kStepMask || cell.node(id).name == kDropoutMask))
+      if (is_added_input(cell.node(id).name))
         user_error("cell '", cell.name(), "' has an input named '", cell.node(id).name,
-                   "', a name cellforge reserves for the inputs it adds; rename it");
+                   "', a name cellforge reserves for the inputs it adds (", kStepMask, ", ", kDropoutMask, ", ",
+                   kZoneoutMaskPrefix, "...); rename it");
     input_name(cell);
     output_name(cell);
     Bindings b = layer_bindings(spec, l);

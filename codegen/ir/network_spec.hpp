@@ -4,7 +4,9 @@
 // side by side, forward first), sequences of different lengths in one batch (each sequence's steps
 // after its length are padding: they change no state, output zeros and carry no gradient), and
 // dropout between layers (each input feature of the layers above the first is zeroed with
-// probability p during training, the rest scaled by 1/(1-p)).
+// probability p during training, the rest scaled by 1/(1-p)), and zoneout on named states (each
+// element of the state keeps its previous value with probability z during training; evaluation
+// blends z * previous + (1 - z) * new, the expectation).
 //
 // The reference network and the compiler both take a NetworkSpec. A (layer, direction) pair is a
 // *unit*: one copy of a cell with its own parameters and states; units are numbered bottom to top,
@@ -12,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,10 +46,16 @@ struct NetworkSpec {
   // false: the network's input needs no gradient (one-hot characters, fixed features); backward()
   // then takes an empty dx and skips the products that would compute it.
   bool input_gradient = true;
+  // Zoneout (Krueger et al. 2016): state name -> z in [0, 1), the probability that an element of
+  // that state keeps its previous value at a training step, in every layer whose cell has the
+  // state. A cell whose output is that state outputs the zoned value. Rates of 0 change nothing.
+  std::map<std::string, double> zoneout;
 
   /// sizes.layers copies of `cell`, one direction each.
   static NetworkSpec stack(const Graph& cell, const NetworkSizes& sizes);
   int64_t directions(int64_t layer) const { return layers.at(static_cast<size_t>(layer)).bidirectional ? 2 : 1; }
+  /// The states of layer `layer`'s cell that zoneout changes (rate > 0), in the cell's order.
+  std::vector<std::string> zoned_states(int64_t layer) const;
 };
 
 /// One copy of a cell in a network.
@@ -56,10 +65,15 @@ struct Unit {
 };
 std::vector<Unit> units(const NetworkSpec& spec);
 
-/// The names of the inputs the compiler adds to a layer's cell for padding and dropout; a user
-/// cell may not use them.
+/// The names of the inputs the compiler adds to a layer's cell for padding, dropout and zoneout; a
+/// user cell may not use them (nor any input name that starts with kZoneoutMaskPrefix).
 inline constexpr const char* kStepMask = "step_mask";
 inline constexpr const char* kDropoutMask = "dropout_mask";
+inline constexpr const char* kZoneoutMaskPrefix = "zoneout_";
+/// The input holding state `state`'s zoneout mask.
+inline std::string zoneout_mask_name(const std::string& state) { return kZoneoutMaskPrefix + state; }
+/// Whether an input name is one the compiler adds.
+bool is_added_input(const std::string& name);
 
 /// The name of the cell's input (its one input other than the two above) and of its output.
 std::string input_name(const Graph& cell);
@@ -70,7 +84,8 @@ std::string output_name(const Graph& cell);
 inline constexpr int64_t kMaxLayers = 256;
 
 /// Checks a spec: every size >= 1 (and at most kMaxLayers layers), every size a cell names is given,
-/// each cell has one input and one output, dropout in [0, 1), no size that overflows 64 bits, and no
+/// each cell has one input and one output, dropout in [0, 1), every zoneout rate in [0, 1) and naming
+/// a state of some layer's cell, no size that overflows 64 bits, and no
 /// more memory needed than this machine has. Throws UserError naming the size or layer, its value
 /// and the fix.
 void check_spec(const NetworkSpec& spec);

@@ -33,6 +33,19 @@ void multiply(Array& a, const Array& mask) {
   for (size_t i = 0; i < a.data.size(); ++i) a.data[i] *= mask.data[i];
 }
 
+// The zoned state whose zoned value is the cell's output (the same node as its next value), or "".
+std::string zoned_output_state(const Graph& cell, const std::vector<std::string>& zoned) {
+  const NodeId y = cell.find_output(Role::output, output_name(cell))->node;
+  for (const std::string& name : zoned)
+    if (cell.find_output(Role::next, name)->node == y) return name;
+  return "";
+}
+
+// a := mask * previous + (1 - mask) * a, elementwise.
+void blend(Array& a, const Array& mask, const Array& previous) {
+  for (size_t i = 0; i < a.data.size(); ++i) a.data[i] = mask.data[i] * previous.data[i] + (1 - mask.data[i]) * a.data[i];
+}
+
 size_t unit_index(const NetworkSpec& spec, int64_t layer, int64_t direction) {
   size_t index = 0;
   for (int64_t l = 0; l < layer; ++l) index += static_cast<size_t>(spec.directions(l));
@@ -55,6 +68,19 @@ ReferenceNetwork::ReferenceNetwork(Graph cell, Graph backward, NetworkSizes size
 
 bool ReferenceNetwork::padded(const CallExtras& extras, int64_t step, int64_t row) const {
   return spec_.variable_lengths && step >= extras.lengths[static_cast<size_t>(row)];
+}
+
+const Array& ReferenceNetwork::zoneout_mask(const CallExtras& extras, size_t unit, int64_t layer,
+                                           const std::string& state, int64_t step) const {
+  const std::string what = "zoneout mask of state '" + state + "' of unit " + std::to_string(unit);
+  if (extras.zoneout_masks.size() <= unit || !extras.zoneout_masks[unit].count(state) ||
+      static_cast<int64_t>(extras.zoneout_masks[unit].at(state).size()) != spec_.sizes.unroll)
+    user_error(what, " is missing; give one [B, S] mask per step for every zoned state of every unit");
+  const Array& mask = extras.zoneout_masks[unit].at(state)[static_cast<size_t>(step)];
+  const Graph& cell = spec_.layers[static_cast<size_t>(layer)].cell;
+  check_array(mask, spec_.sizes.batch,
+              cell.type(static_cast<NodeId>(cell.find_leaf(Op::state, state))).rows.bind(layer_bindings(spec_, layer)), what);
+  return mask;
 }
 
 ReferenceForward ReferenceNetwork::run(const LayerValues& params, const std::vector<Array>& inputs,
@@ -99,8 +125,13 @@ ReferenceForward ReferenceNetwork::run(const LayerValues& params, const std::vec
     const std::string x_name = input_name(cell), y_name = output_name(cell);
     const int64_t y_width = output_length(cell, b);
     std::vector<Array> layer_out(static_cast<size_t>(s.unroll), Array(s.batch, y_width * spec_.directions(l)));
+    const std::vector<std::string> zoned = spec_.zoned_states(l);
+    const std::string y_zoned = zoned_output_state(cell, zoned);
     for (int64_t d = 0; d < spec_.directions(l); ++d) {
       const size_t u = unit_index(spec_, l, d);
+      auto zoneout_mask = [&](const std::string& name, int64_t t) -> const Array& {
+        return this->zoneout_mask(extras, u, l, name, t);
+      };
       LeafValues leaves = params[u];
       LeafValues states = initial_states[u];
       for (NodeId st : cell.leaves(Op::state)) {
@@ -116,6 +147,11 @@ ReferenceForward ReferenceNetwork::run(const LayerValues& params, const std::vec
         for (const auto& [name, value] : states) leaves[name] = value;
         if (trace) trace->leaves[u][static_cast<size_t>(t)] = leaves;
         auto out = evaluate_outputs(cell, b, s.batch, leaves);
+        for (const std::string& name : zoned) {  // zoneout blends the new value with the previous one
+          Array& next = out.at(output_key(Role::next, name));
+          blend(next, zoneout_mask(name, t), states.at(name));
+          if (name == y_zoned) out.at(output_key(Role::output, y_name)) = next;
+        }
         for (auto& [name, value] : states) {
           Array next = out.at(output_key(Role::next, name));
           for (int64_t r = 0; r < s.batch; ++r)
@@ -183,6 +219,8 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
     const std::string x_name = input_name(cell);
     const int64_t y_width = output_length(cell, b);
     std::vector<Array> d_in(static_cast<size_t>(s.unroll), Array(s.batch, b.at("X")));
+    const std::vector<std::string> zoned = spec_.zoned_states(l);
+    const std::string y_zoned = zoned_output_state(cell, zoned);
     for (int64_t d = 0; d < spec_.directions(l); ++d) {
       const size_t u = unit_index(spec_, l, d);
       for (NodeId p : cell.leaves(Op::param)) {
@@ -208,9 +246,24 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
         grads.state_gradients[u][after_index(t)] = d_states;
         LeafValues leaves = trace.leaves[u][static_cast<size_t>(t)];
         const Array dy = columns(d_out[static_cast<size_t>(t)], d * y_width, y_width);
+        // Zoneout: a zoned state's gradient (and the output's, when the output is that state) goes
+        // (1 - mask) times into the cell and mask times straight to the previous state.
+        LeafValues zoned_gradient, into_cell;
+        for (const std::string& name : zoned) {
+          Array g = d_states.at(name);
+          if (name == y_zoned)
+            for (size_t i = 0; i < g.data.size(); ++i) g.data[i] += dy.data[i];
+          Array in = g;
+          const Array& mask = zoneout_mask(extras, u, l, name, t);
+          for (size_t i = 0; i < in.data.size(); ++i) in.data[i] *= 1 - mask.data[i];
+          zoned_gradient[name] = std::move(g);
+          into_cell[name] = std::move(in);
+        }
         for (NodeId seed : backward.leaves(Op::seed)) {
           const Node& n = backward.node(seed);
-          Array value = n.seed_role == Role::next ? d_states.at(n.seed_of) : dy;
+          Array value = n.seed_role == Role::next ? (into_cell.count(n.seed_of) ? into_cell.at(n.seed_of) : d_states.at(n.seed_of))
+                        : y_zoned.empty()          ? dy
+                                                   : Array(dy.rows, dy.cols);
           for (int64_t r = 0; r < s.batch; ++r)  // a padded row's results do not depend on it
             if (padded(extras, t, r))
               for (int64_t c = 0; c < value.cols; ++c) value.at(r, c) = 0;
@@ -221,6 +274,10 @@ ReferenceGradients ReferenceNetwork::backward(const LayerValues& params, const s
           const std::string& name = cell.node(st).name;
           auto it = out.find(output_key(Role::grad, name));
           Array next = it != out.end() ? it->second : Array(s.batch, cell.type(st).rows.bind(b));
+          if (zoned_gradient.count(name)) {
+            const Array& mask = zoneout_mask(extras, u, l, name, t);
+            for (size_t i = 0; i < next.data.size(); ++i) next.data[i] += mask.data[i] * zoned_gradient.at(name).data[i];
+          }
           for (int64_t r = 0; r < s.batch; ++r)  // padding passes the state's gradient through
             if (padded(extras, t, r))
               for (int64_t c = 0; c < next.cols; ++c) next.at(r, c) = d_states[name].at(r, c);

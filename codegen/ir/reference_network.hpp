@@ -5,13 +5,15 @@
 //
 // It is deliberately the plainest possible BPTT: forward step by step keeping every step's leaf
 // values, then backward step by step from the last, running the backward step graph with the
-// gradient of each state coming from the step after it. Padding, bidirectional layers and dropout
-// are done here directly, row by row and step by step — not by the graph transformations the
+// gradient of each state coming from the step after it. Padding, bidirectional layers, dropout and
+// zoneout are done here directly, row by row and step by step — not by the graph transformations the
 // compiler uses for them — so that the reference checks those transformations too. The JIT's
 // results are checked against it, and finite differences check it.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "codegen/ir/graph.hpp"
@@ -29,6 +31,9 @@ struct CallExtras {
   std::vector<int64_t> lengths;                   // variable_lengths: each sequence's length, in [1, T]
   std::vector<std::vector<Array>> dropout_masks;  // dropout > 0: [layer][step] -> [B, input width], 0 or 1/(1-p);
                                                   // layer 0's entry is empty (no dropout on the network's input)
+  /// zoneout: per unit, for each zoned state, per step: [B, S], 1 where the state keeps its previous
+  /// value and 0 where it takes the new one (or the zoneout rate, in evaluation)
+  std::vector<std::map<std::string, std::vector<Array>>> zoneout_masks;
 };
 
 struct ReferenceForward {
@@ -75,6 +80,8 @@ class ReferenceNetwork {
   ReferenceForward run(const LayerValues& params, const std::vector<Array>& inputs, const LayerValues& initial_states,
                        const CallExtras& extras, Trace* trace) const;
   bool padded(const CallExtras& extras, int64_t step, int64_t row) const;
+  const Array& zoneout_mask(const CallExtras& extras, size_t unit, int64_t layer, const std::string& state,
+                            int64_t step) const;
 
   NetworkSpec spec_;
   std::vector<Graph> backward_;

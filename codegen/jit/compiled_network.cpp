@@ -46,7 +46,10 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   key << "cellforge " << CELLFORGE_CODEGEN_VERSION << "\n";
   for (const ir::LayerSpec& layer : plan.spec.layers) key << ir::print(layer.cell) << layer.bidirectional << "\n";
   key << "lengths " << plan.spec.variable_lengths << " dropout " << (plan.spec.dropout > 0)
-      << " input-gradient " << plan.spec.input_gradient << " input " << plan.sizes.input
+      << " input-gradient " << plan.spec.input_gradient << " zoneout";
+  for (int64_t l = 0; l < plan.sizes.layers; ++l)
+    for (const std::string& state : plan.spec.zoned_states(l)) key << " " << l << ":" << state;
+  key << " input " << plan.sizes.input
       << " hidden " << plan.sizes.hidden << " batch " << plan.sizes.batch << " unroll " << plan.sizes.unroll
       << " layers " << plan.sizes.layers;
   for (const auto& [name, value] : plan.sizes.extra) key << " " << name << "=" << value;
@@ -121,7 +124,8 @@ void check_states(const char* what, size_t count, const NetworkPlan& plan) {
 int64_t state_floats_of(const NetworkPlan& plan, size_t k) { return plan.states[k].floats; }
 
 // Fills the inputs of a call the generated code reads from the workspace: the step mask of each
-// sequence's length, and the dropout masks (drawn on the pool).
+// sequence's length, the dropout masks and the zoneout masks (drawn on the pool; in evaluation the
+// dropout masks are 1 and the zoneout masks the zoneout rate, each state's expected blend).
 void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptions& call, jit::ThreadPool& pool) {
   const auto& s = plan.sizes;
   if (plan.spec.variable_lengths) {
@@ -146,6 +150,21 @@ void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptio
     else
       std::fill(mask.begin(), mask.end(), 1.0f);
   }
+  // Zoneout masks are streams L + 1, L + 2, ... in (unit, state) order (the language model's head
+  // draws its dropout as stream L).
+  uint64_t stream = static_cast<uint64_t>(s.layers) + 1;
+  for (size_t u = 0; u < plan.zoneout_masks.size(); ++u)
+    for (size_t k = 0; k < plan.zoneout_masks[u].size(); ++k) {
+      const llvm_backend::Location& where = plan.zoneout_masks[u][k];
+      if (!where.valid()) continue;
+      const double rate = plan.spec.zoneout.at(plan.states[k].name);
+      std::span<float> mask(workspace + where.offset, static_cast<size_t>(s.unroll * s.batch * where.row_stride));
+      if (call.training)
+        jit::draw_zoneout_mask(mask, call.dropout_seed, stream, rate, pool);
+      else
+        std::fill(mask.begin(), mask.end(), static_cast<float>(rate));
+      ++stream;
+    }
 }
 
 // Strict mode: the first non-finite value of a [T][B][width] buffer, reported by position.

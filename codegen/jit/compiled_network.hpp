@@ -79,7 +79,8 @@ struct ParameterInfo {
 /// What changes from call to call besides the buffers.
 struct CallOptions {
   std::span<const int64_t> lengths;  // variable lengths: each sequence's length, in [1, T]
-  bool training = true;              // dropout on (masks drawn from dropout_seed) or off
+  bool training = true;              // dropout and zoneout masks drawn from dropout_seed; false: evaluation
+                                     // (no dropout, each zoned state blended by its expected mask, the rate)
   uint64_t dropout_seed = 0;         // the same seed gives the same masks, whatever the thread count
   /// The parameters hold the same values as in this network's previous forward(): the weight
   /// matrices that call packed for its GEMMs are used again instead of packed anew (most of the

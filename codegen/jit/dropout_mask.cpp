@@ -26,16 +26,35 @@ uint64_t stream_key(uint64_t seed, uint64_t stream) { return splitmix64(splitmix
 // u < ceil(p * 2^32) for a 32-bit u is u / 2^32 < p (p * 2^32 is exact in double).
 uint64_t drop_threshold(double p) { return static_cast<uint64_t>(std::ceil(p * 0x1.0p32)); }
 
-// Elements 2j and 2j + 1 for j in [begin, end): the high and the low half of one hash. Without
-// branches: a branch on a random bit is mispredicted half the time, ~4x the cost of the hash.
-void draw_pairs(float* out, uint64_t begin, uint64_t end, uint64_t key, uint64_t threshold, float keep) {
-  const uint32_t keep_bits = std::bit_cast<uint32_t>(keep);
-  const auto value = [&](uint64_t u) { return std::bit_cast<float>(keep_bits & (0u - static_cast<uint32_t>(u >= threshold))); };
+// Elements 2j and 2j + 1 for j in [begin, end): the high and the low half of one hash; `below`
+// where u < threshold, `above` elsewhere. Without branches: a branch on a random bit is
+// mispredicted half the time, ~4x the cost of the hash.
+void draw_pairs(float* out, uint64_t begin, uint64_t end, uint64_t key, uint64_t threshold, float below, float above) {
+  const uint32_t below_bits = std::bit_cast<uint32_t>(below), above_bits = std::bit_cast<uint32_t>(above);
+  const auto value = [&](uint64_t u) {
+    const uint32_t is_below = 0u - static_cast<uint32_t>(u < threshold);
+    return std::bit_cast<float>((below_bits & is_below) | (above_bits & ~is_below));
+  };
   for (uint64_t j = begin; j < end; ++j) {
     const uint64_t r = splitmix64(key + j * kGamma);
     out[2 * j] = value(r >> 32);
     out[2 * j + 1] = value(r & 0xFFFFFFFFull);
   }
+}
+
+void draw_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double p, float below, float above, ThreadPool& pool) {
+  const uint64_t key = stream_key(seed, stream), threshold = drop_threshold(p);
+  const uint64_t n = mask.size(), pairs = n / 2;
+  float* out = mask.data();
+  pool.run([=](int thread, int threads) {
+    // Each thread a contiguous run of pairs, in blocks of 8 pairs = 16 floats (whole cache lines
+    // when the mask is 64-byte aligned, as the workspace is); the last thread also draws the odd
+    // element at the end.
+    const uint64_t lines = (pairs + 7) / 8, per_thread = (lines + threads - 1) / threads;
+    const uint64_t begin = std::min(pairs, per_thread * thread * 8), end = std::min(pairs, per_thread * (thread + 1) * 8);
+    draw_pairs(out, begin, end, key, threshold, below, above);
+    if (thread == threads - 1 && n % 2 == 1) out[n - 1] = (splitmix64(key + pairs * kGamma) >> 32) < threshold ? below : above;
+  });
 }
 
 }  // namespace
@@ -47,19 +66,11 @@ bool dropout_drops(uint64_t seed, uint64_t stream, uint64_t index, double p) {
 }
 
 void draw_dropout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double p, ThreadPool& pool) {
-  const uint64_t key = stream_key(seed, stream), threshold = drop_threshold(p);
-  const float keep = static_cast<float>(1.0 / (1.0 - p));
-  const uint64_t n = mask.size(), pairs = n / 2;
-  float* out = mask.data();
-  pool.run([=](int thread, int threads) {
-    // Each thread a contiguous run of pairs, in blocks of 8 pairs = 16 floats (whole cache lines
-    // when the mask is 64-byte aligned, as the workspace is); the last thread also draws the odd
-    // element at the end.
-    const uint64_t lines = (pairs + 7) / 8, per_thread = (lines + threads - 1) / threads;
-    const uint64_t begin = std::min(pairs, per_thread * thread * 8), end = std::min(pairs, per_thread * (thread + 1) * 8);
-    draw_pairs(out, begin, end, key, threshold, keep);
-    if (thread == threads - 1 && n % 2 == 1) out[n - 1] = (splitmix64(key + pairs * kGamma) >> 32) < threshold ? 0.0f : keep;
-  });
+  draw_mask(mask, seed, stream, p, 0.0f, static_cast<float>(1.0 / (1.0 - p)), pool);
+}
+
+void draw_zoneout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double z, ThreadPool& pool) {
+  draw_mask(mask, seed, stream, z, 1.0f, 0.0f, pool);
 }
 
 }  // namespace cellforge::jit

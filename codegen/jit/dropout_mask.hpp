@@ -1,4 +1,4 @@
-// Inverted-dropout masks, drawn on the thread pool. Each value is a counter-based random number:
+// Inverted-dropout masks and zoneout masks, drawn on the thread pool. Each value is a counter-based random number:
 // element i of stream s (a layer's input; the language model's head is stream L) depends only on
 // (seed, s, i), so any split of the work among threads draws the same mask bit for bit, and the
 // masks of two streams or two seeds never repeat each other.
@@ -26,5 +26,9 @@ bool dropout_drops(uint64_t seed, uint64_t stream, uint64_t index, double p);
 /// Fills `mask` with 0 (dropped, probability p) or 1 / (1 - p), element i as dropout_drops(seed,
 /// stream, i, p) says, on every thread of `pool`. p must be in [0, 1).
 void draw_dropout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double p, ThreadPool& pool);
+
+/// Fills `mask` with 1 (probability z: the state keeps its previous value) or 0, element i being 1
+/// exactly when dropout_drops(seed, stream, i, z). z must be in [0, 1).
+void draw_zoneout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double z, ThreadPool& pool);
 
 }  // namespace cellforge::jit

@@ -198,6 +198,7 @@ struct NetworkPlan {
   int64_t telemetry_floats = 0;
   Location step_mask;                       // variable lengths: [T][B][1], filled per call
   std::vector<Location> dropout_masks;      // dropout: per layer (invalid for layer 0): [T][B][X], per call
+  std::vector<std::vector<Location>> zoneout_masks;  // zoneout: [unit][state] (invalid if not zoned): [T][B][S]
   std::vector<StateCopy> forward_prologue, forward_epilogue, backward_prologue, backward_epilogue;
   std::vector<Zeroing> backward_zero_first;  // gradients of parameters no result reaches
   /// Floats of the workspace before the per-thread GEMM scratch; thread i's scratch starts at

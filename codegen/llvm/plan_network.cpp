@@ -1,5 +1,5 @@
-// Planning a whole network: which cell each layer runs (after the transformations for padding and
-// dropout), where each unit's parameters, states, histories, inputs and outputs live, and the
+// Planning a whole network: which cell each layer runs (after the transformations for zoneout,
+// padding and dropout), where each unit's parameters, states, histories, inputs and outputs live, and the
 // copies between the caller's buffers and the network's own at the start and end of a call. The
 // storage inside each scan is planned by plan_scan (network_plan.cpp).
 //
@@ -8,6 +8,7 @@
 // the state before step t at index t+1 and writes the state after it at index t, so that every
 // buffer is indexed by the step t it belongs to. In BPTT its scan runs forward in time, and its
 // gradient of the layer's input is added to the one the forward unit wrote.
+#include <cstring>
 #include <map>
 
 #include "codegen/ir/error.hpp"
@@ -64,6 +65,7 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
   std::vector<ir::Bindings> bindings;
   for (int64_t l = 0; l < L; ++l) {
     ir::Graph cell = spec.layers[static_cast<size_t>(l)].cell;
+    if (const auto zoned = spec.zoned_states(l); !zoned.empty()) cell = passes::zone_out_states(cell, zoned);
     if (spec.variable_lengths) cell = passes::mask_padded_steps(cell);
     if (l > 0 && spec.dropout > 0) cell = passes::drop_layer_input(cell);
     const bool input_gradient = l > 0 || spec.input_gradient;
@@ -162,13 +164,20 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
   }
   p.input_width = spec.sizes.input;
   p.output_width = output_length[static_cast<size_t>(L - 1)] * spec.directions(L - 1);
-  // Inputs the caller's call fills: the step mask, and the dropout masks of layers above the first.
+  // Inputs the caller's call fills: the step mask, the dropout masks of layers above the first, and
+  // each unit's zoneout masks.
   // They are dense [T][B][width] (the caller's fill numbers their elements in that order).
   auto dense = [&](int64_t width) { return Location{kWorkspace, ws.allocate(T * B * width), width, B * width, 0}; };
   if (spec.variable_lengths) p.step_mask = dense(1);
   p.dropout_masks.assign(static_cast<size_t>(L), Location{});
   for (int64_t l = 1; l < L && spec.dropout > 0; ++l)
     p.dropout_masks[static_cast<size_t>(l)] = dense(bindings[static_cast<size_t>(l)].at("X"));
+  p.zoneout_masks.assign(U, std::vector<Location>(p.states.size()));
+  for (size_t u = 0; u < U; ++u)
+    for (const std::string& name : spec.zoned_states(p.units[u].layer)) {
+      const size_t k = state_index(name);
+      p.zoneout_masks[u][k] = dense(p.states[k].width[u]);
+    }
   // Saved values: one sequence per `save` result of each unit's forward schedule.
   std::vector<std::map<std::string, Location>> saved(U);
   for (size_t u = 0; u < U; ++u) {
@@ -191,6 +200,7 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
     auto input_location = [&](const Node& leaf) -> Location {
       if (leaf.name == ir::kStepMask) return p.step_mask;
       if (leaf.name == ir::kDropoutMask) return p.dropout_masks[li];
+      if (ir::is_added_input(leaf.name)) return p.zoneout_masks[u][state_index(leaf.name.substr(std::strlen(ir::kZoneoutMaskPrefix)))];
       return layer_input[li];
     };
     ScanBuffers fwd;

@@ -17,6 +17,10 @@ ir::Graph mask_padded_steps(const ir::Graph& cell);
 /// Multiplies the cell's input by a dropout mask input (see drop_layer_input.cpp).
 ir::Graph drop_layer_input(const ir::Graph& cell);
 
+/// Adds a zoneout mask input for each named state and blends its next value with the previous one
+/// (see zone_out_states.cpp).
+ir::Graph zone_out_states(const ir::Graph& cell, const std::vector<std::string>& states);
+
 /// choose_saved's (forward, backward) without the gradient of the cell's input `input`: the
 /// backward step without the nodes only that gradient needed, the forward step without the values
 /// it saved only for it (see drop_input_gradient.cpp).

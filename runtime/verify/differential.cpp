@@ -118,6 +118,7 @@ Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOpti
     call.lengths = extras.lengths;
   }
   call.dropout_seed = options.seed * 31 + 7;
+  call.training = options.training;
 
   // The JIT.
   std::vector<float> y(static_cast<size_t>(T * B * net.output_width()));
@@ -149,6 +150,21 @@ Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOpti
       }
     }
   }
+
+  // The zoneout masks it drew, likewise.
+  extras.zoneout_masks.assign(U, {});
+  for (size_t u = 0; u < U; ++u)
+    for (size_t k = 0; k < states.size(); ++k) {
+      const auto& where = net.plan().zoneout_masks[u][k];
+      if (!where.valid()) continue;
+      std::span<const float> ws = net.workspace();
+      for (int64_t t = 0; t < T; ++t) {
+        ir::Array m(B, where.row_stride);
+        for (int64_t i = 0; i < B * where.row_stride; ++i)
+          m.data[static_cast<size_t>(i)] = ws[static_cast<size_t>(where.offset + t * where.step_stride + i)];
+        extras.zoneout_masks[u][states[k]].push_back(m);
+      }
+    }
 
   // The reference.
   ir::ReferenceForward ref = reference.forward(ref_params, ref_x, ref_initial, extras);

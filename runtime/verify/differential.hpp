@@ -42,6 +42,7 @@ struct HarnessOptions {
   double input_scale = 1.0;
   int threads = 1;
   passes::PassOptions passes;
+  bool training = true;  // false: an evaluation call (no dropout; zoneout blends by its rates)
 };
 
 /// Compiles `cell` for `sizes`, runs forward and backward in both engines, and compares outputs,
@@ -49,7 +50,8 @@ struct HarnessOptions {
 Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes& sizes, const HarnessOptions& options);
 
 /// The same for any network: with variable lengths, random lengths in [1, T] (one of them T); with
-/// dropout, the masks the compiled network drew (read back from its workspace) go to the reference.
+/// dropout or zoneout, the masks the compiled network drew (read back from its workspace) go to the
+/// reference.
 Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOptions& options);
 
 /// A table of every tensor's difference, worst first marked.

@@ -213,3 +213,16 @@ TEST_CASE("determinism: variable lengths and dropout, bitwise for 1, 2 and 3 thr
   call.lengths = few_lengths;
   check_deterministic("lstm X=64 H=128 B=3 T=5 L=2, variable lengths, dropout 0.25", few_rows, 18, call);
 }
+
+TEST_CASE("determinism: zoneout, bitwise for 1, 2 and 3 threads") {
+  // The zoneout masks are drawn from the call's seed element by element, whatever the split.
+  ir::NetworkSpec spec = stack("lstm", 64, 128, 32, 5, 2, true);
+  spec.zoneout = {{"c", 0.5}, {"h", 0.05}};
+  spec.dropout = 0.25;
+  CallOptions call;
+  call.dropout_seed = 43;
+  check_deterministic("bidirectional lstm X=64 H=128 B=32 T=5 L=2, zoneout c 0.5 h 0.05, dropout 0.25", spec, 19, call);
+  ir::NetworkSpec few_rows = stack("gru", 64, 128, 3, 5, 1, false);
+  few_rows.zoneout = {{"h", 0.3}};
+  check_deterministic("gru X=64 H=128 B=3 T=5, zoneout h 0.3", few_rows, 20, call);
+}

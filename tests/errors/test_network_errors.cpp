@@ -6,6 +6,9 @@
 // (reliability.md (c), rows 2, 4, 5, 6, 7, 8.)
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <sstream>
+
 #include "codegen/autodiff/differentiate.hpp"
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/reference_network.hpp"
@@ -162,6 +165,55 @@ TEST_CASE("errors: a cell whose input is not the layer's X features is refused",
   spec.layers[0].bidirectional = true;
   CHECK_THROWS_WITH(ir::check_spec(spec), Catch::Contains("at layer 1, but that layer is fed X = 6 (the output width "
                                                           "of the layer below); declare the input as [X]"));
+}
+
+TEST_CASE("errors: zoneout: a rate outside [0, 1), a state no cell has, a reserved input name, missing masks",
+          "[errors]") {
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("lstm").build(), good_sizes());
+  spec.zoneout = {{"c", 0.5}};
+  CHECK_NOTHROW(ir::check_spec(spec));
+  for (double bad : {1.0, -0.1, std::nan("")}) {
+    spec.zoneout = {{"h", bad}};
+    std::ostringstream rate;
+    rate << bad;
+    CHECK_THROWS_WITH(ir::check_spec(spec), "zoneout of state 'h' must be a probability in [0, 1) (the chance an element "
+                                            "keeps its previous value), got " + rate.str());
+  }
+  spec.zoneout = {{"cell", 0.5}};
+  CHECK_THROWS_WITH(ir::check_spec(spec), "zoneout names state 'cell', which no layer's cell has; the cells' states are "
+                                          "'h', 'c'; zone out one of them");
+  // The compiler adds the inputs zoneout_<state>: a cell may not name an input so.
+  const ir::Graph reserved = ir::parse(R"(cell reserved_name {
+  input %zoneout_x : [X]
+  state %h : [H]
+  param %W : [H, X]
+  %m = matmul %W, %zoneout_x : [H]
+  %n = tanh %m : [H]
+  next h = %n
+  output y = %n
+}
+)");
+  CHECK(network_error(reserved, good_sizes()) ==
+        "cell 'reserved_name' has an input named 'zoneout_x', a name cellforge reserves for the inputs it adds "
+        "(step_mask, dropout_mask, zoneout_...); rename it");
+  // The reference network needs the masks of every zoned state.
+  spec.zoneout = {{"c", 0.5}};
+  const ir::Graph cell = spec.layers[0].cell;
+  ir::ReferenceNetwork net(spec, std::vector<ir::Graph>(2, autodiff::differentiate(cell)));
+  ir::LayerValues params(2), states(2);
+  for (int l = 0; l < 2; ++l) {
+    for (ir::NodeId p : cell.leaves(ir::Op::param)) {
+      const ir::Type& t = cell.type(p);
+      const ir::Bindings b = ir::layer_bindings(spec, l);
+      params[l][cell.node(p).name] = t.is_matrix() ? ir::Array(t.rows.bind(b), t.cols.bind(b)) : ir::Array(1, t.rows.bind(b));
+    }
+    states[l]["h"] = ir::Array(2, 4);
+    states[l]["c"] = ir::Array(2, 4);
+  }
+  const std::vector<ir::Array> inputs(2, ir::Array(2, 3));
+  CHECK_THROWS_WITH(net.forward(params, inputs, states),
+                    "zoneout mask of state 'c' of unit 0 is missing; give one [B, S] mask per step for every zoned "
+                    "state of every unit");
 }
 
 TEST_CASE("errors: reference network forward: wrong inputs, steps, layers, initial states and parameters", "[errors]") {

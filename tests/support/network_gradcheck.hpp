@@ -46,15 +46,14 @@ inline NetworkProblem random_network_problem(const ir::Graph& cell, const ir::Ne
   return p;
 }
 
-/// Compares every gradient of the network's BPTT with central differences of L.
-inline Comparison check_network_bptt(const ir::Graph& cell, const ir::Graph& backward, const ir::NetworkSizes& sizes,
-                                     uint64_t seed) {
-  const ir::ReferenceNetwork net(cell, backward, sizes);
-  NetworkProblem p = random_network_problem(cell, sizes, seed);
-  const ir::ReferenceGradients grads = net.backward(p.params, p.inputs, p.states, p.d_outputs, p.d_final_states);
+/// Compares every gradient of `net`'s BPTT on problem `p` (one unit per layer) with central
+/// differences of L; `extras` go to every call (the masks of zoneout or dropout, held fixed).
+inline Comparison check_network_bptt(const ir::ReferenceNetwork& net, NetworkProblem p, const ir::CallExtras& extras = {}) {
+  const ir::NetworkSizes& sizes = net.sizes();
+  const ir::ReferenceGradients grads = net.backward(p.params, p.inputs, p.states, p.d_outputs, p.d_final_states, extras);
 
   auto loss = [&] {
-    const ir::ReferenceForward f = net.forward(p.params, p.inputs, p.states);
+    const ir::ReferenceForward f = net.forward(p.params, p.inputs, p.states, extras);
     double total = 0;
     for (int64_t t = 0; t < sizes.unroll; ++t) total += inner(p.d_outputs[t], f.outputs[t]);
     for (int64_t l = 0; l < sizes.layers; ++l)
@@ -82,6 +81,12 @@ inline Comparison check_network_bptt(const ir::Graph& cell, const ir::Graph& bac
   for (int64_t t = 0; t < sizes.unroll; ++t)
     check_elements(result, "dx_" + std::to_string(t), p.inputs[t], &grads.inputs[t], loss);
   return result;
+}
+
+/// The same for sizes.layers copies of `cell` on a random problem drawn from `seed`.
+inline Comparison check_network_bptt(const ir::Graph& cell, const ir::Graph& backward, const ir::NetworkSizes& sizes,
+                                     uint64_t seed) {
+  return check_network_bptt(ir::ReferenceNetwork(cell, backward, sizes), random_network_problem(cell, sizes, seed));
 }
 
 }  // namespace cellforge::testing

@@ -77,3 +77,28 @@ TEST_CASE("dropout mask: p = 0 keeps everything; streams and seeds differ") {
   CHECK(std::fabs(agree(draw(4096, 6, 1, 0.5, 2)) - 0.5) < 0.05);  // another seed
   CHECK(agree(draw(4096, 5, 1, 0.5, 1)) == 1.0);
 }
+
+TEST_CASE("zoneout mask: 1 exactly where dropout_drops says, the same on any number of threads") {
+  const double z = 0.15;
+  for (size_t n : {size_t{1}, size_t{2}, size_t{33}, size_t{100003}}) {
+    INFO("n = " << n);
+    std::vector<std::vector<float>> masks;
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      masks.emplace_back(n, -1.0f);
+      cellforge::jit::draw_zoneout_mask(masks.back(), 7, 5, z, pool);
+    }
+    CHECK(masks[1] == masks[0]);
+    CHECK(masks[2] == masks[0]);
+    size_t wrong = 0, kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      wrong += masks[0][i] != (dropout_drops(7, 5, i, z) ? 1.0f : 0.0f);
+      kept += masks[0][i] == 1.0f;
+    }
+    CHECK(wrong == 0);
+    if (n == 100003) {  // the share kept is z, within 6 standard deviations
+      const double share = static_cast<double>(kept) / static_cast<double>(n);
+      CHECK(std::fabs(share - z) < 6 * std::sqrt(z * (1 - z) / static_cast<double>(n)));
+    }
+  }
+}
