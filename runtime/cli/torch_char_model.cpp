@@ -42,6 +42,7 @@ CellLayout cell_layout(const train::ModelSpec& model) {
   sizes.extra = model.extra;
   out.network = ir::NetworkSpec::stack(model.cell, sizes);
   out.network.dropout = model.layers > 1 ? model.dropout : 0.0;  // between layers, as train::Network compiles it
+  out.network.zoneout = model.zoneout;
   for (const train::ParameterShape& p : train::parameter_shapes(model)) {
     if (!p.name.starts_with("layer")) continue;  // "embedding", "head.W", "head.b"
     const size_t dot = p.name.find('.');
@@ -138,7 +139,7 @@ TorchCharModel export_char_model(const train::Checkpoint& c, const std::string& 
     out.module = interop::torch_module(cells.network);
   } catch (const UserError& e) {
     user_error("checkpoint '", path, "' cannot be exported to PyTorch: ", e.what(),
-               "\n  fix: train the model with one of those cells to move it to PyTorch (cellforge train --cell lstm, gru, "
+               "\n  fix: train the model with one of those cells (and without --zoneout) to move it to PyTorch (cellforge train --cell lstm, gru, "
                "rnn, rnn_relu, or lstmp --sizes P=N with N below --hidden). This model still samples in cellforge, and its "
                "own tensors (layer0.W_ih, ..., head.W, head.b) load in Python with scripts/torch_safetensors.py's load_file, "
                "for a module you write yourself");

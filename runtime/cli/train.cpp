@@ -77,6 +77,10 @@ const std::vector<Option> kModelOptions = [] {
      "while training, zero each input feature of the layers above the first and of the head with probability P "
      "(char-rnn's -dropout)",
      "0"},
+    {"zoneout", "Z|STATE=Z,...",
+     "while training, keep each element of a state at its previous value with probability Z (Krueger et al.); Z alone "
+     "zones out every state of the cell, e.g. c=0.5,h=0.05 sets each",
+     ""},
   });
   return options;
 }();
@@ -145,6 +149,38 @@ double dropout_from(const Args& args) {
   return p;
 }
 
+// --zoneout: "Z" for every state of the cell, or "STATE=Z,STATE=Z"; train::ModelSpec::check()
+// checks the rates and the names.
+std::map<std::string, double> zoneout_from(const Args& args, const ir::Graph& cell) {
+  std::map<std::string, double> out;
+  if (!args.has("zoneout")) return out;
+  const std::string text = args.text("zoneout");
+  auto rate = [&](const std::string& item, const std::string& number) {
+    char* end = nullptr;
+    const double z = std::strtod(number.c_str(), &end);
+    if (number.empty() || !end || *end || !(z >= 0 && z < 1))
+      user_error("option --zoneout needs probabilities in [0, 1) (Z, or STATE=Z,... per state; Krueger et al. used "
+                 "c=0.5,h=0.05 for a character LSTM), got '", item, "'");
+    return z;
+  };
+  if (text.find('=') == std::string::npos) {
+    const double z = rate(text, text);
+    for (ir::NodeId id : cell.leaves(ir::Op::state)) out[cell.node(id).name] = z;
+    return out;
+  }
+  for (size_t at = 0; at <= text.size();) {
+    size_t end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      user_error("option --zoneout takes Z or STATE=Z[,STATE=Z...], got '", item, "' in '", text, "'");
+    out[item.substr(0, eq)] = rate(item, item.substr(eq + 1));
+    at = end + 1;
+  }
+  return out;
+}
+
 train::TrainConfig config_from(const Args& args) {
   train::TrainConfig c;
   c.batch = args.integer("batch", c.batch);
@@ -185,12 +221,21 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
   std::printf("corpus   %s: %zu characters, vocabulary %lld; %lld training batches of %lld x %lld per epoch, %lld validation batches\n",
               corpus.name.c_str(), corpus.text.size(), (long long)spec.vocabulary, (long long)trainer.train_batches(),
               (long long)c.batch, (long long)c.unroll, (long long)trainer.val_batches());
-  char dropout[48] = "";
-  if (spec.dropout > 0) std::snprintf(dropout, sizeof dropout, ", dropout %g", spec.dropout);
+  std::string regularization;
+  char rate[48];
+  if (spec.dropout > 0) {
+    std::snprintf(rate, sizeof rate, ", dropout %g", spec.dropout);
+    regularization += rate;
+  }
+  if (!spec.zoneout.empty()) regularization += ", zoneout";
+  for (const auto& [name, z] : spec.zoneout) {
+    std::snprintf(rate, sizeof rate, " %s %g", name.c_str(), z);
+    regularization += rate;
+  }
   std::printf("model    %s x %lld layers, hidden %lld, %s input%s, %s loss%s: %lld parameters; compiled for %d threads in %.1f s%s\n",
               spec.cell.name().c_str(), (long long)spec.layers, (long long)spec.hidden, train::encoding_name(spec.encoding),
               spec.encoding == train::InputEncoding::embedding ? (" " + std::to_string(spec.embedding)).c_str() : "",
-              train::loss_mode_name(spec.loss), dropout, (long long)trainer.network().parameter_count(), trainer.network().cells().threads(),
+              train::loss_mode_name(spec.loss), regularization.c_str(), (long long)trainer.network().parameter_count(), trainer.network().cells().threads(),
               trainer.network().cells().compile_stats().total_ms / 1000, trainer.network().cells().compile_stats().from_disk_cache ? " (cached)" : "");
   char optimizer[160], clip[64] = "off";
   std::snprintf(optimizer, sizeof optimizer, "%s lr %g", train::optimizer_name(c.optimizer.kind), c.optimizer.learning_rate);
@@ -384,6 +429,7 @@ int run_train(const Argv& argv) {
       expected.encoding = expected.embedding > 0 ? train::InputEncoding::embedding : train::InputEncoding::one_hot;
       expected.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
       expected.dropout = dropout_from(args);
+      expected.zoneout = zoneout_from(args, expected.cell);
     }
     train::ResumeOptions resume;
     resume.allow_inexact = args.flag("allow-inexact-resume");
@@ -403,6 +449,7 @@ int run_train(const Argv& argv) {
     spec.encoding = spec.embedding > 0 ? train::InputEncoding::embedding : train::InputEncoding::one_hot;
     spec.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
     spec.dropout = dropout_from(args);
+    spec.zoneout = zoneout_from(args, spec.cell);
     trainer = std::make_unique<train::Trainer>(spec, corpus, config_from(args), net);
   }
   print_header(*trainer, corpus);

@@ -315,6 +315,11 @@ TorchRnn torch_module(const ir::NetworkSpec& spec) {
                  spec.layers[0].bidirectional ? "bidirectional" : "unidirectional",
                  "; a torch.nn module has the same directions in every layer");
   }
+  for (int64_t l = 0; l < static_cast<int64_t>(spec.layers.size()); ++l)
+    if (const auto zoned = spec.zoned_states(l); !zoned.empty())
+      user_error("the network zones out state '", zoned[0], "' (zoneout ", spec.zoneout.at(zoned[0]),
+                 "), which torch.nn.RNN, LSTM and GRU do not have: even in evaluation a zoned network blends each state "
+                 "with its previous value, so the module would compute something else");
   m.mode = first->mode;
   m.input_size = spec.sizes.input;
   m.hidden_size = spec.sizes.hidden;

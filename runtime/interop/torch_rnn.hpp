@@ -73,7 +73,7 @@ std::string zoo_cell_name(const TorchRnn& module);
 ir::NetworkSpec network_spec(const TorchRnn& module, int64_t batch, int64_t unroll, bool variable_lengths = false);
 
 /// The torch.nn module equal to a network; throws UserError when there is none (a cell that
-/// torch.nn lacks, different cells per layer, bidirectional in some layers only) saying why.
+/// torch.nn lacks, different cells per layer, bidirectional in some layers only, zoneout) saying why.
 /// bias is true; dropout is the spec's.
 TorchRnn torch_module(const ir::NetworkSpec& spec);
 

@@ -48,6 +48,30 @@ StoredTensor history_tensor(const std::string& name, const std::vector<LossPoint
   return {name, DType::F64, {static_cast<int64_t>(points.size()), 2}, raw_bytes(flat)};
 }
 
+// Zoneout rates as "c=0.5 h=0.05" (each rate exactly, as number_text writes it), and back.
+std::string zoneout_text(const std::map<std::string, double>& zoneout) {
+  std::string out;
+  for (const auto& [name, z] : zoneout) out += (out.empty() ? "" : " ") + name + "=" + number_text(z);
+  return out;
+}
+
+std::map<std::string, double> zoneout_from_text(const std::string& text, const std::string& label) {
+  std::map<std::string, double> out;
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find(' ', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t eq = item.find('=');
+    char* stop = nullptr;
+    const double z = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &stop);
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size() || !stop || *stop || !std::isfinite(z))
+      user_error(label, ": metadata 'model.zoneout' has '", item, "', not NAME=RATE");
+    out[item.substr(0, eq)] = z;
+    at = end + 1;
+  }
+  return out;
+}
+
 std::string extra_text(const ir::Bindings& extra) {
   std::string s;
   for (const auto& [name, value] : extra) s += (s.empty() ? "" : " ") + name + "=" + std::to_string(value);
@@ -128,6 +152,7 @@ std::string encode_checkpoint(const Checkpoint& c) {
   m["model.embedding"] = std::to_string(c.model.embedding);
   m["model.loss"] = loss_mode_name(c.model.loss);
   m["model.dropout"] = number_text(c.model.dropout);
+  m["model.zoneout"] = zoneout_text(c.model.zoneout);
   const TrainConfig& k = c.config;
   m["config.batch"] = std::to_string(k.batch);
   m["config.unroll"] = std::to_string(k.unroll);
@@ -221,6 +246,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
   c.model.embedding = m.count("model.embedding");
   c.model.loss = loss == "every_step" ? LossMode::every_step : LossMode::last_step;
   c.model.dropout = version >= 2 ? m.real("model.dropout") : 0.0;  // version 1 predates dropout
+  if (version >= 3) c.model.zoneout = zoneout_from_text(m.text("model.zoneout"), label);  // version 2 predates zoneout
   try {
     c.model.check();
   } catch (const UserError& e) {
@@ -391,6 +417,7 @@ void check_model_matches(const Checkpoint& c, const std::string& path, const Mod
     const auto show = [&](double p) { return look_alike ? number_text(p) : short_number(p); };
     differ("dropout", show(c.model.dropout), show(expected.dropout));
   }
+  differ("zoneout", "'" + zoneout_text(c.model.zoneout) + "'", "'" + zoneout_text(expected.zoneout) + "'");
   std::map<std::string, const FloatTensor*> stored;
   for (const FloatTensor& t : c.parameters) stored[t.name] = &t;
   for (const ParameterShape& p : parameter_shapes(expected)) {

@@ -28,9 +28,9 @@
 namespace cellforge::train {
 
 inline constexpr const char* kCheckpointFormat = "cellforge.char_lm";
-/// The version written. Version 2 added "model.dropout"; a version-1 file (written before dropout
-/// existed) still loads, as a model without dropout.
-inline constexpr int kCheckpointVersion = 2;
+/// The version written. Version 2 added "model.dropout", version 3 "model.zoneout"; older files
+/// still load, as models without them.
+inline constexpr int kCheckpointVersion = 3;
 inline constexpr int kOldestCheckpointVersion = 1;
 
 struct LossPoint {

@@ -26,6 +26,16 @@ void ModelSpec::check() const {
     user_error("embedding size must be >= 1, got ", embedding, "; pass --embedding N, or 0 for one-hot input");
   if (!(dropout >= 0 && dropout < 1)) user_error("dropout must be a probability in [0, 1), got ", dropout, "; pass --dropout P");
   ir::verify_cell(cell);
+  for (const auto& [name, z] : zoneout) {
+    if (!(z >= 0 && z < 1))
+      user_error("zoneout of state '", name, "' must be a probability in [0, 1), got ", z, "; pass --zoneout ", name, "=Z");
+    if (cell.find_leaf(ir::Op::state, name) < 0) {
+      std::string states;
+      for (ir::NodeId id : cell.leaves(ir::Op::state)) states += (states.empty() ? "" : ", ") + cell.node(id).name;
+      user_error("zoneout names state '", name, "', but cell '", cell.name(), "' has the states ", states,
+                 "; pass --zoneout NAME=Z for one of them");
+    }
+  }
 }
 
 ir::Graph output_head() {
@@ -59,6 +69,7 @@ ir::NetworkSpec cell_network(const ModelSpec& spec, int64_t batch, int64_t unrol
   ir::NetworkSpec network = ir::NetworkSpec::stack(spec.cell, cell_sizes(spec, batch, unroll));
   network.dropout = spec.layers > 1 ? spec.dropout : 0.0;
   network.input_gradient = spec.encoding == InputEncoding::embedding;
+  network.zoneout = spec.zoneout;
   return network;
 }
 

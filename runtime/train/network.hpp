@@ -19,12 +19,18 @@
 // over y, with a mask drawn the same way (codegen/jit/dropout_mask.hpp), the head as stream L.
 // Only train_batch() drops; evaluate_batch() and forward_logits() run the whole network, unscaled.
 //
+// Zoneout (ModelSpec::zoneout, e.g. {c: 0.5, h: 0.05}) is the compiled cells' own
+// (NetworkSpec::zoneout): in train_batch() each element of a zoned state keeps its previous value
+// with probability z, drawn from the same per-iteration seed as dropout; evaluate_batch() and
+// forward_logits() blend z * previous + (1 - z) * new, its expectation.
+//
 // Parameters are named: "embedding", "layer<l>.<cell parameter>" (l from 0), "head.W", "head.b".
 // The recurrent state is carried by the caller: train_batch() reads the states and replaces them
 // with the states after the last step (truncated BPTT: no gradient flows into the previous batch).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,6 +64,9 @@ struct ModelSpec {
   int64_t embedding = 0;   // E, for InputEncoding::embedding
   LossMode loss = LossMode::every_step;
   double dropout = 0;      // p in [0, 1): dropout on the inputs of layers 1..L-1 and of the head, in training
+  /// Zoneout (NetworkSpec::zoneout): state name -> z in [0, 1), the chance an element of that state
+  /// keeps its previous value at a training step; evaluation and sampling blend by z.
+  std::map<std::string, double> zoneout;
 
   /// Checks the sizes, the dropout and the cell; throws UserError naming what is wrong.
   void check() const;

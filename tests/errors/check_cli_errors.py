@@ -88,6 +88,10 @@ probes = [
     (TRAIN + ["--threads", "100000"], "threads is 100000; expected 0 (one per hardware thread, "),
     (TRAIN + ["--lr", "nan"], "the learning rate (--lr) must be a finite number >= 0, got nan; for example --lr 0.002"),
     (TRAIN + ["--dropout", "1"], "option --dropout needs a probability in [0, 1)"),
+    (TRAIN + ["--zoneout", "c=1"], "option --zoneout needs probabilities in [0, 1) (Z, or STATE=Z,... per state; "
+     "Krueger et al. used c=0.5,h=0.05 for a character LSTM), got 'c=1'"),
+    (TRAIN + ["--zoneout", "q=0.2"], "zoneout names state 'q', but cell 'lstm' has the states h, c; pass --zoneout NAME=Z "
+     "for one of them"),
     # train: the cell
     (TRAIN + ["--cell", "nosuchcell"], "unknown cell 'nosuchcell'; the zoo has: rnn, "),
     (TRAIN + ["--graph", "nosuch.cf"], "cannot read graph file 'nosuch.cf'"),

@@ -197,10 +197,10 @@ TEST_CASE("train errors: checkpoints whose content does not fit their model (#25
     edit(f);
     return checkpoint_error_of(encode_tensor_file(f));
   };
-  CHECK(edited([](TensorFile& f) { f.metadata["format_version"] = "3"; }) ==
-        "checkpoint 'x.ckpt': format version 3 is not one this cellforge reads (1 to 2); it was written by a newer cellforge");
+  CHECK(edited([](TensorFile& f) { f.metadata["format_version"] = "4"; }) ==
+        "checkpoint 'x.ckpt': format version 4 is not one this cellforge reads (1 to 3); it was written by a newer cellforge");
   CHECK(edited([](TensorFile& f) { f.metadata["format_version"] = "0"; }) ==
-        "checkpoint 'x.ckpt': format version 0 is not one this cellforge reads (1 to 2)");
+        "checkpoint 'x.ckpt': format version 0 is not one this cellforge reads (1 to 3)");
   CHECK(edited([](TensorFile& f) { f.metadata.erase("model.dropout"); }) == "checkpoint 'x.ckpt': metadata 'model.dropout' is missing");
   CHECK(edited([](TensorFile& f) { f.metadata["model.dropout"] = "1"; }) ==
         "checkpoint 'x.ckpt': the model it describes is invalid: dropout must be a probability in [0, 1), got 1; pass --dropout P");
@@ -213,6 +213,26 @@ TEST_CASE("train errors: checkpoints whose content does not fit their model (#25
   version1.metadata["format_version"] = "1";
   version1.metadata.erase("model.dropout");
   CHECK(decode_checkpoint(encode_tensor_file(version1), "x.ckpt").model.dropout == 0);
+  // Zoneout: version 3's "model.zoneout", NAME=RATE separated by spaces; version 2 has none.
+  CHECK(edited([](TensorFile& f) { f.metadata.erase("model.zoneout"); }) == "checkpoint 'x.ckpt': metadata 'model.zoneout' is missing");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=0.1 c"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.zoneout' has 'c', not NAME=RATE");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=nan"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.zoneout' has 'h=nan', not NAME=RATE");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=1"; }) ==
+        "checkpoint 'x.ckpt': the model it describes is invalid: zoneout of state 'h' must be a probability in [0, 1), got "
+        "1; pass --zoneout h=Z");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "q=0.1"; })
+            .find("checkpoint 'x.ckpt': the model it describes is invalid: zoneout names state 'q', but cell '") == 0);
+  {
+    TensorFile zoned = decode_tensor_file(encode_checkpoint(c), "x");
+    zoned.metadata["model.zoneout"] = "h=0.15";
+    CHECK(decode_checkpoint(encode_tensor_file(zoned), "x.ckpt").model.zoneout == std::map<std::string, double>{{"h", 0.15}});
+    TensorFile version2 = decode_tensor_file(encode_checkpoint(c), "x");
+    version2.metadata["format_version"] = "2";
+    version2.metadata.erase("model.zoneout");
+    CHECK(decode_checkpoint(encode_tensor_file(version2), "x.ckpt").model.zoneout.empty());
+  }
   CHECK(edited([](TensorFile& f) { f.metadata["format"] = "pytorch"; }) ==
         "checkpoint 'x.ckpt': format is 'pytorch', not 'cellforge.char_lm'");
   CHECK(edited([](TensorFile& f) { f.metadata.erase("model.hidden"); }) == "checkpoint 'x.ckpt': metadata 'model.hidden' is missing");

@@ -2,7 +2,8 @@
 // dropping everything, loading and training N - k more give the same loss at every step and the
 // same parameters, bit for bit. The window has clipping active on most steps and one step whose
 // gradient is not finite (refused), so the counters and the refused-step path are resumed too; it
-// runs without and with dropout (whose masks must follow the run's seed and the iteration alone).
+// runs without and with dropout, and with zoneout (whose masks must follow the run's seed and the
+// iteration alone).
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -55,9 +56,10 @@ Run finish(Trainer& trainer, Run run) {
   return run;
 }
 
-std::unique_ptr<Trainer> fresh(const Corpus& corpus, double dropout = 0) {
+std::unique_ptr<Trainer> fresh(const Corpus& corpus, double dropout = 0, double zoneout = 0) {
   ModelSpec spec = testing::small_model("scaled_rnn", 8, 2);
   spec.dropout = dropout;
+  if (zoneout > 0) spec.zoneout = {{"h", zoneout}};
   auto trainer = std::make_unique<Trainer>(spec, corpus, resume_config());
   for (const char* name : {"layer0.s", "layer1.s"})
     for (float& v : testing::parameter(trainer->network(), name).value) v = 1.0f;
@@ -67,10 +69,10 @@ std::unique_ptr<Trainer> fresh(const Corpus& corpus, double dropout = 0) {
 }  // namespace
 
 TEST_CASE("resume: k steps + save + load + N-k steps = N steps, bit for bit", "[train][resume]") {
-  const double dropout = GENERATE(0.0, 0.25);
-  INFO("dropout " << dropout);
+  const auto [dropout, zoneout] = GENERATE(std::pair{0.0, 0.0}, std::pair{0.25, 0.0}, std::pair{0.25, 0.3});
+  INFO("dropout " << dropout << ", zoneout " << zoneout);
   const Corpus corpus = testing::small_corpus();
-  auto straight_trainer = fresh(corpus, dropout);
+  auto straight_trainer = fresh(corpus, dropout, zoneout);
   const Run straight = finish(*straight_trainer, {});
   REQUIRE(straight.progress.refused_steps == 1);
   REQUIRE(straight.progress.clipped_steps > kSteps / 2);
@@ -81,13 +83,14 @@ TEST_CASE("resume: k steps + save + load + N-k steps = N steps, bit for bit", "[
     INFO("resume after step " << k);
     Run run;
     {
-      auto first = fresh(corpus, dropout);
+      auto first = fresh(corpus, dropout, zoneout);
       while (first->progress().iteration < k) run.losses.push_back(step(*first).loss);
       first->save(dir.file("run.ckpt"));
     }
     auto second = Trainer::resume(dir.file("run.ckpt"), corpus);
     REQUIRE(second->train_losses().size() == static_cast<size_t>(k));
     REQUIRE(second->spec().dropout == dropout);
+    REQUIRE(second->spec().zoneout == fresh(corpus, dropout, zoneout)->spec().zoneout);
     run = finish(*second, std::move(run));
     REQUIRE(run.losses.size() == straight.losses.size());
     for (size_t i = 0; i < run.losses.size(); ++i) {
