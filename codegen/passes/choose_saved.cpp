@@ -48,6 +48,9 @@ std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward
     visited[id] = true;
     const Node& n = backward.node(id);
     if (ir::op_family(n.op) == ir::OpFamily::Leaf) return;
+    // stop_gradient is the identity: its argument is the same vector (for a mask input, a leaf the
+    // backward step reads anyway, so nothing is stored).
+    if (n.op == Op::stop_gradient) return need(n.args[0]);
     // Shared values (functions of parameters) are recomputed once per call, never stored per step.
     if (id < forward_size && !n.type.shared) {
       saved.insert(id);
@@ -67,9 +70,15 @@ std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward
   // minus its mean. A matmul writes its result to memory anyway (the GEMM writes the saved copy
   // directly); a separately stored vector costs a write per step in the forward pass and a read
   // back in the memory-bound backward pass, where recomputing costs one op.
+  // What the backward step reads without storing anything: leaves, shared values, and
+  // stop_gradient of those (the identity: a zoneout mask's 1 - mask is recomputed from the mask).
+  std::function<bool(NodeId)> free_to_read = [&](NodeId a) {
+    const Node& n = backward.node(a);
+    return ir::op_family(n.op) == ir::OpFamily::Leaf || backward.type(a).shared ||
+           (n.op == Op::stop_gradient && free_to_read(n.args[0]));
+  };
   auto at_hand = [&](NodeId a) {
-    return ir::op_family(backward.node(a).op) == ir::OpFamily::Leaf || backward.type(a).shared ||
-           saved.count(a) || backward.type(a).is_scalar() || backward.node(a).op == Op::matmul;
+    return free_to_read(a) || saved.count(a) || backward.type(a).is_scalar() || backward.node(a).op == Op::matmul;
   };
   // Last value first, so that a chain (normalized <- centered <- W x) unwinds down to its start.
   for (NodeId id : std::vector<NodeId>(saved.rbegin(), saved.rend())) {
@@ -79,7 +88,7 @@ std::pair<Graph, Graph> choose_saved(const Graph& forward, const Graph& backward
       continue;
     saved.erase(id);
     for (NodeId a : n.args)
-      if (ir::op_family(backward.node(a).op) != ir::OpFamily::Leaf && !backward.type(a).shared) saved.insert(a);
+      if (!free_to_read(a)) saved.insert(a);
   }
 
   // Names for the saved values: the forward label where it is free, else s0, s1, ...

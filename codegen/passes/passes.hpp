@@ -32,7 +32,8 @@ std::pair<ir::Graph, ir::Graph> drop_input_gradient(const ir::Graph& forward, co
 ir::Graph pack_step_inputs(const ir::Graph& graph, const std::vector<std::string>& leaves,
                            const std::vector<std::pair<ir::Role, std::string>>& results);
 
-/// Algebraic clean-up: x*1, x+0, x-0, x/1, -(-x), constant arithmetic; no change of types.
+/// Algebraic clean-up after differentiation: x*1, x+0, x-0, x/1, -(-x), stop_gradient(x), constant
+/// arithmetic; no change of types.
 ir::Graph simplify(const ir::Graph& graph);
 
 /// Pushes slices through elementwise ops toward the values that live in memory (matmul results,

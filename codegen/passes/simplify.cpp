@@ -6,7 +6,9 @@
 // and folds arithmetic on constants, never changing the type of a value (a rewrite that would turn
 // a per-row value into a shared one, or change its length, is not applied). An explicit broadcast
 // of a length-1 value into an elementwise op is dropped: the op broadcasts it anyway (the
-// derivative of mean gives broadcast(g/n, n) * ...).
+// derivative of mean gives broadcast(g/n, n) * ...). stop_gradient is the identity once the graph
+// has been differentiated, so it goes: it would otherwise be a copy (of a zoneout mask, say, hoisted
+// out of the time loop into a buffer of its own).
 #include <cmath>
 
 #include "codegen/ir/rewrite.hpp"
@@ -78,6 +80,8 @@ ir::Graph simplify(const ir::Graph& graph) {
       case Op::neg:
         if (g.node(n.args[0]).op == Op::neg) return replace_by(g.node(n.args[0]).args[0]);
         break;
+      case Op::stop_gradient:
+        return replace_by(n.args[0]);
       default:
         break;
     }

@@ -1,5 +1,6 @@
 // `cellforge inspect --cell NAME --emit STAGE`: prints one stage of the pipeline for a zoo cell
 // (or a graph read from a text file with --graph FILE).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -37,6 +38,25 @@ void render_svg(const std::string& dot_text, const std::string& path) {
   }
 }
 
+// --zoneout STATE,...: states of `cell`, each named once.
+std::vector<std::string> zoned_states(const ir::Graph& cell, const std::string& text) {
+  std::vector<std::string> out, known;
+  for (ir::NodeId id : cell.leaves(ir::Op::state)) known.push_back(cell.node(id).name);
+  std::string list;
+  for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+  for (size_t at = 0; at <= text.size();) {
+    size_t end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string name = text.substr(at, end - at);
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      user_error("option --zoneout names '", name, "', which is not a state of cell '", cell.name(), "'; its states are ",
+                 list);
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    at = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_inspect(const Argv& argv) {
@@ -65,6 +85,8 @@ int run_inspect(const Argv& argv) {
                                              "batch (passes::mask_padded_steps); not with llvm, llvm-opt, asm", ""},
                     {"dropout", "", "show the cell as rewritten for dropout on its input, as in every layer above "
                                     "the first (passes::drop_layer_input); not with llvm, llvm-opt, asm", ""},
+                    {"zoneout", "STATE,...", "show the cell as rewritten for zoneout on these states "
+                                             "(passes::zone_out_states); not with llvm, llvm-opt, asm", ""},
                     {"no-input-gradient", "", "schedule BPTT without the gradient of the cell's input, as the "
                                               "first layer of a network whose input needs none (one-hot "
                                               "characters; passes::drop_input_gradient); with passes or sched", ""}}};
@@ -79,9 +101,9 @@ int run_inspect(const Argv& argv) {
   pass_options.rematerialize = !args.flag("no-remat");
   std::string stage = args.choice("emit", {"graph", "grad", "dot", "grad-dot", "jvp", "sched", "passes", "llvm", "llvm-opt", "asm"}, "graph");
   ir::Graph cell = cell_from_options(args);
-  const bool rewritten = args.flag("variable-lengths") || args.flag("dropout");
+  const bool rewritten = args.flag("variable-lengths") || args.flag("dropout") || args.has("zoneout");
   if (rewritten && (stage == "llvm" || stage == "llvm-opt" || stage == "asm"))
-    user_error("--variable-lengths and --dropout show the rewritten cell's graph; the code of a network with them is "
+    user_error("--variable-lengths, --dropout and --zoneout show the rewritten cell's graph; the code of a network with them is "
                "what CompiledNetwork::compile makes from a NetworkSpec (examples/04_stacking_and_bidirectional.cpp); "
                "use them with --emit graph, grad, dot, grad-dot, jvp, passes or sched");
   const bool input_gradient = !args.flag("no-input-gradient");
@@ -89,6 +111,7 @@ int run_inspect(const Argv& argv) {
     user_error("--no-input-gradient changes what the passes schedule; use it with --emit passes or sched, not --emit ",
                stage, " (a network without the input gradient is compiled from a NetworkSpec with "
                "input_gradient = false)");
+  if (args.has("zoneout")) cell = passes::zone_out_states(cell, zoned_states(cell, args.text("zoneout")));
   if (args.flag("variable-lengths")) cell = passes::mask_padded_steps(cell);
   if (args.flag("dropout")) cell = passes::drop_layer_input(cell);
   std::string out;
