@@ -330,6 +330,14 @@ TEST_CASE("checkpoint: another model, corpus or machine is refused, listing ever
   CHECK_THROWS_WITH(Trainer::resume(path, corpus, wrong_dropout),
                     label + " does not match the model:\n  dropout: the checkpoint has 0, the model has 0.5");
 
+  ModelSpec zoned = testing::small_model("lstm", 4, 2);
+  zoned.vocabulary = corpus.vocabulary.size();
+  zoned.zoneout = {{"c", 0.5}, {"h", 0.05}};
+  ResumeOptions wrong_zoneout;
+  wrong_zoneout.expected = &zoned;
+  CHECK_THROWS_WITH(Trainer::resume(path, corpus, wrong_zoneout),
+                    label + " does not match the model:\n  zoneout: the checkpoint has '', the model has 'c=0.5 h=0.05'");
+
   ModelSpec same = testing::small_model("lstm", 4, 2);
   same.vocabulary = corpus.vocabulary.size();
   ResumeOptions right;
