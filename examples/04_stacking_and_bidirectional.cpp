@@ -7,10 +7,12 @@
 //   layer 1  a GRU reading those 2H features
 //
 // with sequences of different lengths in one batch (no packing: each sequence's steps after its
-// length are padding, which changes no state and outputs zeros) and dropout between the layers.
-// The compiler handles padding and dropout by rewriting each layer's cell (`cellforge inspect --cell
-// gru --variable-lengths --dropout` shows the rewritten cell), so backpropagation through time gets
-// their gradients from the same symbolic differentiation as everything else.
+// length are padding, which changes no state and outputs zeros), dropout between the layers, and
+// zoneout (while training, each element of the LSTM's c and of both layers' h keeps its previous
+// value with probability z; evaluation blends by z). The compiler handles padding, dropout and
+// zoneout by rewriting each layer's cell (`cellforge inspect --cell gru --variable-lengths --dropout
+// --zoneout h` shows the rewritten cell), so backpropagation through time gets their gradients from
+// the same symbolic differentiation as everything else.
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -22,10 +24,11 @@ using namespace cellforge;
 
 int main() {
   ir::NetworkSpec spec;
-  spec.sizes = {.input = 6, .hidden = 16, .batch = 3, .unroll = 7, .layers = 2};
+  spec.sizes = {.input = 6, .hidden = 16, .batch = 3, .unroll = 7, .layers = 2, .extra = {}};
   spec.layers = {{zoo::find("lstm").build(), /*bidirectional=*/true}, {zoo::find("gru").build(), false}};
   spec.variable_lengths = true;
   spec.dropout = 0.2;
+  spec.zoneout = {{"c", 0.3}, {"h", 0.1}};  // every layer whose cell has the state
   CompiledNetwork net = CompiledNetwork::compile(spec);
 
   // Units are (layer, direction) pairs; parameters and states are listed unit by unit.
@@ -72,5 +75,18 @@ int main() {
       for (int64_t j = 0; j < 6; ++j) (t < lengths[r] ? real_dx : padded_dx) += std::fabs(dx[(t * 3 + r) * 6 + j]);
   std::printf("padded steps output zeros: %s; |dL/dx| on real steps %.4f, on padding %.4f\n",
               padding_is_zero ? "yes" : "NO", real_dx, padded_dx);
-  return padding_is_zero && padded_dx == 0 && real_dx > 0 ? 0 : 1;
+
+  // Training calls draw dropout and zoneout masks from their seed; an evaluation call draws none
+  // (no dropout, each zoned state blended by its rate), so it gives the same output every time.
+  auto output = [&](bool training, uint64_t seed) {
+    CallOptions c = call;
+    c.training = training;
+    c.dropout_seed = seed;
+    net.forward(params, x, {s0.begin(), s0.end()}, y, {sT.begin(), sT.end()}, c);
+    return y;
+  };
+  const bool seeds_differ = output(true, 1) != output(true, 2), evaluation_repeats = output(false, 1) == output(false, 2);
+  std::printf("training outputs differ with the seed: %s; evaluation outputs repeat: %s\n", seeds_differ ? "yes" : "NO",
+              evaluation_repeats ? "yes" : "NO");
+  return padding_is_zero && padded_dx == 0 && real_dx > 0 && seeds_differ && evaluation_repeats ? 0 : 1;
 }
