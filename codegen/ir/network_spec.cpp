@@ -111,22 +111,27 @@ void check_spec(const NetworkSpec& spec) {
     user_error("the network lists ", spec.layers.size(), " layers but its sizes say ", sizes.layers);
   if (!(spec.dropout >= 0 && spec.dropout < 1))
     user_error("dropout must be a probability in [0, 1), got ", spec.dropout);
-  for (const auto& [name, rate] : spec.zoneout) {
-    if (!(rate >= 0 && rate < 1))
-      user_error("zoneout of state '", name, "' must be a probability in [0, 1) (the chance an element keeps its "
-                 "previous value), got ", rate);
-    bool found = false;
-    std::string known;
-    for (const LayerSpec& layer : spec.layers)
-      for (NodeId id : layer.cell.leaves(Op::state)) {
-        found = found || layer.cell.node(id).name == name;
-        if (known.find("'" + layer.cell.node(id).name + "'") == std::string::npos)
-          known += (known.empty() ? "'" : ", '") + layer.cell.node(id).name + "'";
-      }
-    if (!found)
-      user_error("zoneout names state '", name, "', which no layer's cell has; the cells' states are ",
-                 known.empty() ? "none" : known, "; zone out one of them");
-  }
+  // Zoneout names states, weight drop parameters, of at least one layer's cell.
+  auto check_rates = [&](const std::map<std::string, double>& rates, const char* what, const char* meaning, Op kind,
+                         const char* kind_name) {
+    for (const auto& [name, rate] : rates) {
+      if (!(rate >= 0 && rate < 1))
+        user_error(what, " of ", kind_name, " '", name, "' must be a probability in [0, 1) (", meaning, "), got ", rate);
+      bool found = false;
+      std::string known;
+      for (const LayerSpec& layer : spec.layers)
+        for (NodeId id : layer.cell.leaves(kind)) {
+          found = found || layer.cell.node(id).name == name;
+          if (known.find("'" + layer.cell.node(id).name + "'") == std::string::npos)
+            known += (known.empty() ? "'" : ", '") + layer.cell.node(id).name + "'";
+        }
+      if (!found)
+        user_error(what, " names ", kind_name, " '", name, "', which no layer's cell has; the cells' ", kind_name,
+                   "s are ", known.empty() ? "none" : known, "; name one of them");
+    }
+  };
+  check_rates(spec.zoneout, "zoneout", "the chance an element keeps its previous value", Op::state, "state");
+  check_rates(spec.weight_drop, "weight drop", "the chance an element is zeroed for a call", Op::param, "parameter");
   for (const auto& [name, value] : sizes.extra) {
     if (name == "X" || name == "H")
       user_error("size '", name, "' is given as an extra size; set it through the input or hidden size instead");

@@ -6,7 +6,9 @@
 // dropout between layers (each input feature of the layers above the first is zeroed with
 // probability p during training, the rest scaled by 1/(1-p)), and zoneout on named states (each
 // element of the state keeps its previous value with probability z during training; evaluation
-// blends z * previous + (1 - z) * new, the expectation).
+// blends z * previous + (1 - z) * new, the expectation), and weight drop on named parameters
+// (DropConnect, AWD-LSTM's WeightDrop: each element of the parameter is zeroed with probability p
+// for a whole training call, the rest scaled by 1/(1-p)).
 //
 // The reference network and the compiler both take a NetworkSpec. A (layer, direction) pair is a
 // *unit*: one copy of a cell with its own parameters and states; units are numbered bottom to top,
@@ -50,6 +52,12 @@ struct NetworkSpec {
   // that state keeps its previous value at a training step, in every layer whose cell has the
   // state. A cell whose output is that state outputs the zoned value. Rates of 0 change nothing.
   std::map<std::string, double> zoneout;
+  // Weight drop (DropConnect; AWD-LSTM's WeightDrop on W_hh): parameter name -> p in [0, 1). In a
+  // training call each element of that parameter, in every layer whose cell has it, is zeroed with
+  // probability p and the rest scaled by 1/(1-p), one mask for the whole call (every step and
+  // sequence); its gradient is the masked parameter's times the mask. Evaluation uses the
+  // parameter as it is.
+  std::map<std::string, double> weight_drop;
 
   /// sizes.layers copies of `cell`, one direction each.
   static NetworkSpec stack(const Graph& cell, const NetworkSizes& sizes);
@@ -84,8 +92,8 @@ std::string output_name(const Graph& cell);
 inline constexpr int64_t kMaxLayers = 256;
 
 /// Checks a spec: every size >= 1 (and at most kMaxLayers layers), every size a cell names is given,
-/// each cell has one input and one output, dropout in [0, 1), every zoneout rate in [0, 1) and naming
-/// a state of some layer's cell, no size that overflows 64 bits, and no
+/// each cell has one input and one output, dropout in [0, 1), every zoneout and weight-drop rate in
+/// [0, 1) and naming a state (a parameter) of some layer's cell, no size that overflows 64 bits, and no
 /// more memory needed than this machine has. Throws UserError naming the size or layer, its value
 /// and the fix.
 void check_spec(const NetworkSpec& spec);

@@ -37,6 +37,16 @@ struct CompiledNetwork::Impl {
   // The weights the forward function packed in its last call, and (strict only) of what values.
   bool forward_packed = false;
   std::vector<float> packed_from;
+  // Weight drop: the parameters' regions it drops (offset, floats, rate), the parameters as the last
+  // training call used them (masked), and each region's mask, which backward() multiplies into the
+  // gradient.
+  struct DroppedRegion {
+    int64_t offset, size;
+    double rate;
+  };
+  std::vector<DroppedRegion> dropped_regions;
+  std::vector<float> dropped_params, weight_masks;
+  bool weights_dropped = false;  // the last forward() used dropped_params
 };
 
 namespace {
@@ -45,6 +55,7 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   std::ostringstream key;
   key << "cellforge " << CELLFORGE_CODEGEN_VERSION << "\n";
   for (const ir::LayerSpec& layer : plan.spec.layers) key << ir::print(layer.cell) << layer.bidirectional << "\n";
+  // (Weight drop changes the parameters a call passes, not the code.)
   key << "lengths " << plan.spec.variable_lengths << " dropout " << (plan.spec.dropout > 0)
       << " input-gradient " << plan.spec.input_gradient << " zoneout";
   for (int64_t l = 0; l < plan.sizes.layers; ++l)
@@ -167,6 +178,30 @@ void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptio
     }
 }
 
+// Weight drop: the parameters' dropped regions, in parameter order.
+std::vector<CompiledNetwork::Impl::DroppedRegion> dropped_regions(const NetworkPlan& plan) {
+  std::vector<CompiledNetwork::Impl::DroppedRegion> out;
+  for (const auto& p : plan.params) {
+    auto it = plan.spec.weight_drop.find(p.name);
+    if (it != plan.spec.weight_drop.end() && it->second > 0) out.push_back({p.offset, p.size(), it->second});
+  }
+  return out;
+}
+
+// The masked copy of `params` a training call with weight drop runs on: region k's mask is dropout
+// stream kWeightDropStreams + k of the call's seed (0 or 1/(1-p) per element), the rest a copy.
+void drop_parameters(CompiledNetwork::Impl& impl, std::span<const float> params, uint64_t seed) {
+  impl.dropped_params.assign(params.begin(), params.end());
+  impl.weight_masks.resize(params.size());
+  for (size_t k = 0; k < impl.dropped_regions.size(); ++k) {
+    const auto& r = impl.dropped_regions[k];
+    std::span<float> mask(impl.weight_masks.data() + r.offset, static_cast<size_t>(r.size));
+    jit::draw_dropout_mask(mask, seed, kWeightDropStreams + k, r.rate, *impl.pool);
+    for (int64_t i = r.offset; i < r.offset + r.size; ++i)
+      impl.dropped_params[static_cast<size_t>(i)] = params[static_cast<size_t>(i)] * impl.weight_masks[static_cast<size_t>(i)];
+  }
+}
+
 // Strict mode: the first non-finite value of a [T][B][width] buffer, reported by position.
 void check_finite(const char* what, std::span<const float> data, int64_t batch, int64_t width) {
   for (size_t i = 0; i < data.size(); ++i) {
@@ -203,6 +238,7 @@ CompiledNetwork CompiledNetwork::compile(const ir::NetworkSpec& spec, const Netw
   impl->telemetry.assign(static_cast<size_t>(impl->plan.telemetry_floats), 0.0f);
   for (const auto& p : impl->plan.params)
     impl->parameters.push_back({p.layer, p.direction, p.name, p.rows, p.cols, p.offset});
+  impl->dropped_regions = dropped_regions(impl->plan);
   const NetworkPlan& plan = impl->plan;
   jit::CompileOptions compile_options;
   compile_options.opt_level = options.opt_level;
@@ -309,9 +345,13 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
         if (!std::isfinite(params[static_cast<size_t>(p.offset + i)]))
           user_error("non-finite value in parameter '", p.name, "' of layer ", p.layer, " at element ", i);
   }
+  // Weight drop: a training call runs on a masked copy of the parameters.
+  const bool drop_weights = call.training && !impl_->dropped_regions.empty();
+  if (drop_weights) drop_parameters(*impl_, params, call.dropout_seed);
   // Weights packed by the last forward call are used again when the caller says the parameters
-  // have not changed since; strict mode checks the claim against a copy of what was packed.
-  const bool reuse_packed = call.parameters_unchanged && impl_->forward_packed;
+  // have not changed since (and neither call dropped weights); strict mode checks the claim
+  // against a copy of what was packed.
+  const bool reuse_packed = call.parameters_unchanged && impl_->forward_packed && !drop_weights && !impl_->weights_dropped;
   if (reuse_packed && impl_->options.strict)
     for (const auto& p : impl_->parameters)
       for (int64_t i = 0; i < p.size(); ++i) {
@@ -323,10 +363,11 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
       }
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
   slots[llvm_backend::kOutput] = y.data();
-  slots[llvm_backend::kParams] = const_cast<float*>(params.data());
+  slots[llvm_backend::kParams] = const_cast<float*>(drop_weights ? impl_->dropped_params.data() : params.data());
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
   slots[llvm_backend::kTelemetry] = impl_->telemetry.data();
   slots[llvm_backend::kReusePacked] = reuse_packed ? impl_.get() : nullptr;
+  impl_->weights_dropped = drop_weights;
   fill_call_inputs(plan, impl_->workspace.get(), call, *impl_->pool);
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
@@ -377,7 +418,7 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
   }
   if (impl_->options.strict) check_finite("dy", dy, s.batch, plan.output_width);
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
-  slots[llvm_backend::kParams] = const_cast<float*>(params.data());
+  slots[llvm_backend::kParams] = const_cast<float*>(impl_->weights_dropped ? impl_->dropped_params.data() : params.data());
   slots[llvm_backend::kGrads] = dparams.data();
   slots[llvm_backend::kDOutput] = const_cast<float*>(dy.data());
   slots[llvm_backend::kDInput] = dx.data();
@@ -386,6 +427,10 @@ void CompiledNetwork::backward(std::span<const float> params, std::span<const fl
   EntryPoint entry = impl_->backward;
   void* barrier = &impl_->pool->barrier();
   impl_->pool->run([&](int thread, int threads) { entry(slots.data(), thread, threads, barrier); });
+  // dL/dW = dL/d(W * mask) * mask for a dropped parameter.
+  if (impl_->weights_dropped)
+    for (const Impl::DroppedRegion& r : impl_->dropped_regions)
+      for (int64_t i = r.offset; i < r.offset + r.size; ++i) dparams[static_cast<size_t>(i)] *= impl_->weight_masks[static_cast<size_t>(i)];
 }
 
 std::string emit_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, jit::Stage stage,

@@ -36,6 +36,11 @@
 
 namespace cellforge {
 
+/// The dropout streams of weight-drop masks: parameter region k (in parameter order) draws stream
+/// kWeightDropStreams + k of the call's seed (codegen/jit/dropout_mask.hpp). Dropout between
+/// layers draws streams 1 .. L-1, zoneout L+1, L+2, ... (one per unit and zoned state).
+inline constexpr uint64_t kWeightDropStreams = uint64_t{1} << 23;
+
 /// The most threads a network runs on (NetworkOptions::threads).
 inline constexpr int kMaxThreads = 256;
 
@@ -79,8 +84,9 @@ struct ParameterInfo {
 /// What changes from call to call besides the buffers.
 struct CallOptions {
   std::span<const int64_t> lengths;  // variable lengths: each sequence's length, in [1, T]
-  bool training = true;              // dropout and zoneout masks drawn from dropout_seed; false: evaluation
-                                     // (no dropout, each zoned state blended by its expected mask, the rate)
+  bool training = true;              // dropout, zoneout and weight-drop masks drawn from dropout_seed; false:
+                                     // evaluation (no dropout, each zoned state blended by its rate, the
+                                     // parameters as they are)
   uint64_t dropout_seed = 0;         // the same seed gives the same masks, whatever the thread count
   /// The parameters hold the same values as in this network's previous forward(): the weight
   /// matrices that call packed for its GEMMs are used again instead of packed anew (most of the

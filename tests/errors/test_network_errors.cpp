@@ -167,7 +167,8 @@ TEST_CASE("errors: a cell whose input is not the layer's X features is refused",
                                                           "of the layer below); declare the input as [X]"));
 }
 
-TEST_CASE("errors: zoneout: a rate outside [0, 1), a state no cell has, a reserved input name, missing masks",
+TEST_CASE("errors: zoneout and weight drop: a rate outside [0, 1), a state or parameter no cell has, a reserved "
+          "input name, missing masks",
           "[errors]") {
   ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("lstm").build(), good_sizes());
   spec.zoneout = {{"c", 0.5}};
@@ -181,7 +182,15 @@ TEST_CASE("errors: zoneout: a rate outside [0, 1), a state no cell has, a reserv
   }
   spec.zoneout = {{"cell", 0.5}};
   CHECK_THROWS_WITH(ir::check_spec(spec), "zoneout names state 'cell', which no layer's cell has; the cells' states are "
-                                          "'h', 'c'; zone out one of them");
+                                          "'h', 'c'; name one of them");
+  spec.zoneout.clear();
+  spec.weight_drop = {{"W_hh", 1.0}};
+  CHECK_THROWS_WITH(ir::check_spec(spec), "weight drop of parameter 'W_hh' must be a probability in [0, 1) (the chance an "
+                                          "element is zeroed for a call), got 1");
+  spec.weight_drop = {{"U", 0.5}};
+  CHECK_THROWS_WITH(ir::check_spec(spec), "weight drop names parameter 'U', which no layer's cell has; the cells' "
+                                          "parameters are 'W_ih', 'b_ih', 'W_hh', 'b_hh'; name one of them");
+  spec.weight_drop.clear();
   // The compiler adds the inputs zoneout_<state>: a cell may not name an input so.
   const ir::Graph reserved = ir::parse(R"(cell reserved_name {
   input %zoneout_x : [X]
