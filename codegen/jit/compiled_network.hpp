@@ -87,7 +87,8 @@ struct CallOptions {
   bool training = true;              // dropout, zoneout and weight-drop masks drawn from dropout_seed; false:
                                      // evaluation (no dropout, each zoned state blended by its rate, the
                                      // parameters as they are)
-  uint64_t dropout_seed = 0;         // the same seed gives the same masks, whatever the thread count
+  uint64_t dropout_seed = 0;         // the same seed gives the same masks, whatever the thread count: a
+                                     // trainer passes a new seed each step (and training = false to infer)
   /// The parameters hold the same values as in this network's previous forward(): the weight
   /// matrices that call packed for its GEMMs are used again instead of packed anew (most of the
   /// work of a call at T = 1, B = 1: a sampler's). Results are bitwise the same. cellforge cannot

@@ -8,8 +8,8 @@
 // An output that is the same value as a zoned next state (an LSTM's or GRU's h) is the zoned value
 // too, as in the paper: what the layer above and the loss see is the state the next step reads.
 // In training each d_s is 1 with the zoneout probability; in evaluation it is that probability
-// itself, so the same code computes the expectation. With d exactly 0 or 1 the blend is exact (1*a
-// + 0*b = a). Differentiating the rewritten cell sends d_s times the state's gradient straight to
+// itself, so the same code computes the expectation. With d exactly 0 or 1 the blend is exact for
+// finite values (1*a + 0*b = a; a new value that is Inf or NaN poisons it even where d = 1). Differentiating the rewritten cell sends d_s times the state's gradient straight to
 // the previous step and (1 - d_s) times it through the cell. The mask is read through
 // stop_gradient: nothing is differentiated with respect to it.
 #include <map>

@@ -38,22 +38,26 @@ void render_svg(const std::string& dot_text, const std::string& path) {
   }
 }
 
-// --zoneout STATE,...: states of `cell`, each named once.
+// --zoneout STATE,... (or train's STATE=Z,...: the rate does not change the code): states of
+// `cell`, in the cell's order, as the compiler zones them.
 std::vector<std::string> zoned_states(const ir::Graph& cell, const std::string& text) {
-  std::vector<std::string> out, known;
+  std::vector<std::string> named, known;
   for (ir::NodeId id : cell.leaves(ir::Op::state)) known.push_back(cell.node(id).name);
   std::string list;
   for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
   for (size_t at = 0; at <= text.size();) {
     size_t end = text.find(',', at);
     if (end == std::string::npos) end = text.size();
-    const std::string name = text.substr(at, end - at);
+    const std::string item = text.substr(at, end - at), name = item.substr(0, item.find('='));
     if (std::find(known.begin(), known.end(), name) == known.end())
       user_error("option --zoneout names '", name, "', which is not a state of cell '", cell.name(), "'; its states are ",
                  list);
-    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    named.push_back(name);
     at = end + 1;
   }
+  std::vector<std::string> out;
+  for (const std::string& k : known)
+    if (std::find(named.begin(), named.end(), k) != named.end()) out.push_back(k);
   return out;
 }
 

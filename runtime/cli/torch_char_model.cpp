@@ -139,7 +139,7 @@ TorchCharModel export_char_model(const train::Checkpoint& c, const std::string& 
     out.module = interop::torch_module(cells.network);
   } catch (const UserError& e) {
     user_error("checkpoint '", path, "' cannot be exported to PyTorch: ", e.what(),
-               "\n  fix: train the model with one of those cells (and without --zoneout) to move it to PyTorch (cellforge train --cell lstm, gru, "
+               "\n  fix: train the model with one of those cells, without --zoneout, to move it to PyTorch (cellforge train --cell lstm, gru, "
                "rnn, rnn_relu, or lstmp --sizes P=N with N below --hidden). This model still samples in cellforge, and its "
                "own tensors (layer0.W_ih, ..., head.W, head.b) load in Python with scripts/torch_safetensors.py's load_file, "
                "for a module you write yourself");

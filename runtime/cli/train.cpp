@@ -77,6 +77,10 @@ const std::vector<Option> kModelOptions = [] {
      "while training, zero each input feature of the layers above the first and of the head with probability P "
      "(char-rnn's -dropout)",
      "0"},
+    {"weight-drop", "PARAM=P,...",
+     "while training, zero each element of these cell parameters with probability P for a whole step, in every "
+     "layer (DropConnect; AWD-LSTM drops W_hh=0.5)",
+     ""},
     {"zoneout", "Z|STATE=Z,...",
      "while training, keep each element of a state at its previous value with probability Z (Krueger et al.); Z alone "
      "zones out every state of the cell, e.g. c=0.5,h=0.05 sets each",
@@ -149,36 +153,52 @@ double dropout_from(const Args& args) {
   return p;
 }
 
-// --zoneout: "Z" for every state of the cell, or "STATE=Z,STATE=Z"; train::ModelSpec::check()
-// checks the rates and the names.
-std::map<std::string, double> zoneout_from(const Args& args, const ir::Graph& cell) {
+// A probability in [0, 1) of --zoneout or --weight-drop, from `number` (the text of `item`).
+double probability(const std::string& option, const std::string& item, const std::string& number, const char* example) {
+  char* stop = nullptr;
+  const double p = std::strtod(number.c_str(), &stop);
+  if (number.empty() || !stop || *stop || !(p >= 0 && p < 1))
+    user_error("option --", option, " needs probabilities in [0, 1) (e.g. ", example, "), got '", item, "'");
+  return p;
+}
+
+// "NAME=P,NAME=P" of --zoneout and --weight-drop; train::ModelSpec::check() checks the names
+// against the cell.
+std::map<std::string, double> named_rates(const std::string& option, const std::string& text, const char* example) {
   std::map<std::string, double> out;
-  if (!args.has("zoneout")) return out;
-  const std::string text = args.text("zoneout");
-  auto rate = [&](const std::string& item, const std::string& number) {
-    char* end = nullptr;
-    const double z = std::strtod(number.c_str(), &end);
-    if (number.empty() || !end || *end || !(z >= 0 && z < 1))
-      user_error("option --zoneout needs probabilities in [0, 1) (Z, or STATE=Z,... per state; Krueger et al. used "
-                 "c=0.5,h=0.05 for a character LSTM), got '", item, "'");
-    return z;
-  };
-  if (text.find('=') == std::string::npos) {
-    const double z = rate(text, text);
-    for (ir::NodeId id : cell.leaves(ir::Op::state)) out[cell.node(id).name] = z;
-    return out;
-  }
   for (size_t at = 0; at <= text.size();) {
     size_t end = text.find(',', at);
     if (end == std::string::npos) end = text.size();
     const std::string item = text.substr(at, end - at);
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
-      user_error("option --zoneout takes Z or STATE=Z[,STATE=Z...], got '", item, "' in '", text, "'");
-    out[item.substr(0, eq)] = rate(item, item.substr(eq + 1));
+      user_error("option --", option, " takes NAME=P[,NAME=P...] (e.g. ", example, "), got '", item, "' in '", text, "'");
+    if (out.count(item.substr(0, eq)))
+      user_error("option --", option, " gives '", item.substr(0, eq), "' twice in '", text, "'; give each name once");
+    out[item.substr(0, eq)] = probability(option, item, item.substr(eq + 1), example);
     at = end + 1;
   }
+  std::erase_if(out, [](const auto& rate) { return rate.second == 0; });  // 0 changes nothing
   return out;
+}
+
+// --zoneout: "Z" for every state of the cell, or "STATE=Z,STATE=Z".
+std::map<std::string, double> zoneout_from(const Args& args, const ir::Graph& cell) {
+  if (!args.has("zoneout")) return {};
+  const char* example = "c=0.5,h=0.05, Krueger et al.'s for a character LSTM, or 0.1 for every state";
+  const std::string text = args.text("zoneout");
+  if (text.find('=') != std::string::npos) return named_rates("zoneout", text, example);
+  const double z = probability("zoneout", text, text, example);
+  std::map<std::string, double> out;
+  if (z > 0)
+    for (ir::NodeId id : cell.leaves(ir::Op::state)) out[cell.node(id).name] = z;
+  return out;
+}
+
+// --weight-drop: "PARAM=P,PARAM=P" (the cell's parameter names, in every layer).
+std::map<std::string, double> weight_drop_from(const Args& args) {
+  return args.has("weight-drop") ? named_rates("weight-drop", args.text("weight-drop"), "W_hh=0.5, AWD-LSTM's")
+                                 : std::map<std::string, double>{};
 }
 
 train::TrainConfig config_from(const Args& args) {
@@ -222,15 +242,15 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
               corpus.name.c_str(), corpus.text.size(), (long long)spec.vocabulary, (long long)trainer.train_batches(),
               (long long)c.batch, (long long)c.unroll, (long long)trainer.val_batches());
   std::string regularization;
-  char rate[48];
-  if (spec.dropout > 0) {
-    std::snprintf(rate, sizeof rate, ", dropout %g", spec.dropout);
-    regularization += rate;
-  }
-  if (!spec.zoneout.empty()) regularization += ", zoneout";
-  for (const auto& [name, z] : spec.zoneout) {
-    std::snprintf(rate, sizeof rate, " %s %g", name.c_str(), z);
-    regularization += rate;
+  auto number = [](double p) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", p);
+    return std::string(text);
+  };
+  if (spec.dropout > 0) regularization += ", dropout " + number(spec.dropout);
+  for (const auto& [what, rates] : {std::pair{", zoneout", &spec.zoneout}, std::pair{", weight drop", &spec.weight_drop}}) {
+    if (!rates->empty()) regularization += what;
+    for (const auto& [name, p] : *rates) regularization += " " + name + " " + number(p);
   }
   std::printf("model    %s x %lld layers, hidden %lld, %s input%s, %s loss%s: %lld parameters; compiled for %d threads in %.1f s%s\n",
               spec.cell.name().c_str(), (long long)spec.layers, (long long)spec.hidden, train::encoding_name(spec.encoding),
@@ -430,6 +450,7 @@ int run_train(const Argv& argv) {
       expected.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
       expected.dropout = dropout_from(args);
       expected.zoneout = zoneout_from(args, expected.cell);
+      expected.weight_drop = weight_drop_from(args);
     }
     train::ResumeOptions resume;
     resume.allow_inexact = args.flag("allow-inexact-resume");
@@ -450,6 +471,7 @@ int run_train(const Argv& argv) {
     spec.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
     spec.dropout = dropout_from(args);
     spec.zoneout = zoneout_from(args, spec.cell);
+    spec.weight_drop = weight_drop_from(args);
     trainer = std::make_unique<train::Trainer>(spec, corpus, config_from(args), net);
   }
   print_header(*trainer, corpus);

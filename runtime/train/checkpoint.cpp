@@ -48,15 +48,16 @@ StoredTensor history_tensor(const std::string& name, const std::vector<LossPoint
   return {name, DType::F64, {static_cast<int64_t>(points.size()), 2}, raw_bytes(flat)};
 }
 
-// Zoneout rates as "c=0.5 h=0.05" (each rate exactly, as number_text writes it), and back.
-std::string zoneout_text(const std::map<std::string, double>& zoneout,
-                         std::string (*number)(double) = [](double z) { return number_text(z); }) {
+// Zoneout or weight-drop rates as "c=0.5 h=0.05" (each rate exactly, as number_text writes it),
+// and back.
+std::string rates_text(const std::map<std::string, double>& rates,
+                       std::string (*number)(double) = [](double z) { return number_text(z); }) {
   std::string out;
-  for (const auto& [name, z] : zoneout) out += (out.empty() ? "" : " ") + name + "=" + number(z);
+  for (const auto& [name, z] : rates) out += (out.empty() ? "" : " ") + name + "=" + number(z);
   return out;
 }
 
-std::map<std::string, double> zoneout_from_text(const std::string& text, const std::string& label) {
+std::map<std::string, double> rates_from_text(const std::string& text, const std::string& key, const std::string& label) {
   std::map<std::string, double> out;
   for (size_t at = 0; at < text.size();) {
     size_t end = text.find(' ', at);
@@ -66,7 +67,7 @@ std::map<std::string, double> zoneout_from_text(const std::string& text, const s
     char* stop = nullptr;
     const double z = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &stop);
     if (eq == std::string::npos || eq == 0 || eq + 1 == item.size() || !stop || *stop || !std::isfinite(z))
-      user_error(label, ": metadata 'model.zoneout' has '", item, "', not NAME=RATE");
+      user_error(label, ": metadata '", key, "' has '", item, "', not NAME=RATE");
     out[item.substr(0, eq)] = z;
     at = end + 1;
   }
@@ -153,7 +154,8 @@ std::string encode_checkpoint(const Checkpoint& c) {
   m["model.embedding"] = std::to_string(c.model.embedding);
   m["model.loss"] = loss_mode_name(c.model.loss);
   m["model.dropout"] = number_text(c.model.dropout);
-  m["model.zoneout"] = zoneout_text(c.model.zoneout);
+  m["model.zoneout"] = rates_text(c.model.zoneout);
+  m["model.weight_drop"] = rates_text(c.model.weight_drop);
   const TrainConfig& k = c.config;
   m["config.batch"] = std::to_string(k.batch);
   m["config.unroll"] = std::to_string(k.unroll);
@@ -247,7 +249,10 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
   c.model.embedding = m.count("model.embedding");
   c.model.loss = loss == "every_step" ? LossMode::every_step : LossMode::last_step;
   c.model.dropout = version >= 2 ? m.real("model.dropout") : 0.0;  // version 1 predates dropout
-  if (version >= 3) c.model.zoneout = zoneout_from_text(m.text("model.zoneout"), label);  // version 2 predates zoneout
+  if (version >= 3) {  // version 2 predates zoneout and weight drop
+    c.model.zoneout = rates_from_text(m.text("model.zoneout"), "model.zoneout", label);
+    c.model.weight_drop = rates_from_text(m.text("model.weight_drop"), "model.weight_drop", label);
+  }
   try {
     c.model.check();
   } catch (const UserError& e) {
@@ -418,12 +423,18 @@ void check_model_matches(const Checkpoint& c, const std::string& path, const Mod
     const auto show = [&](double p) { return look_alike ? number_text(p) : short_number(p); };
     differ("dropout", show(c.model.dropout), show(expected.dropout));
   }
-  if (c.model.zoneout != expected.zoneout) {  // short numbers, unless they would look alike
-    auto shown = [](const std::map<std::string, double>& z) { return "'" + zoneout_text(z, short_number) + "'"; };
-    const bool look_alike = shown(c.model.zoneout) == shown(expected.zoneout);
-    differ("zoneout", look_alike ? "'" + zoneout_text(c.model.zoneout) + "'" : shown(c.model.zoneout),
-           look_alike ? "'" + zoneout_text(expected.zoneout) + "'" : shown(expected.zoneout));
-  }
+  // Rates in short form, unless they would look alike.
+  auto differ_rates = [&](const char* what, std::map<std::string, double> stored_rates,
+                          std::map<std::string, double> wanted) {
+    for (auto* rates : {&stored_rates, &wanted}) std::erase_if(*rates, [](const auto& r) { return r.second == 0; });
+    if (stored_rates == wanted) return;  // a rate of 0 is no rate
+    auto shown = [](const std::map<std::string, double>& z) { return "'" + rates_text(z, short_number) + "'"; };
+    const bool look_alike = shown(stored_rates) == shown(wanted);
+    differ(what, look_alike ? "'" + rates_text(stored_rates) + "'" : shown(stored_rates),
+           look_alike ? "'" + rates_text(wanted) + "'" : shown(wanted));
+  };
+  differ_rates("zoneout", c.model.zoneout, expected.zoneout);
+  differ_rates("weight drop", c.model.weight_drop, expected.weight_drop);
   std::map<std::string, const FloatTensor*> stored;
   for (const FloatTensor& t : c.parameters) stored[t.name] = &t;
   for (const ParameterShape& p : parameter_shapes(expected)) {

@@ -5,7 +5,8 @@
 //            the next batch, [L*B*S]), "vocabulary" (U8), "rng.state" (U64 [4]),
 //            "history.train" and "history.val" (F64 [n, 2]: iteration, loss).
 // Metadata:  format and version, the cell as IR text (ir::print, so any DSL cell is rebuilt with
-//            ir::parse), the model sizes, input encoding, loss and dropout, every training setting (doubles
+//            ir::parse), the model sizes, input encoding, loss, dropout, zoneout and weight drop, every
+//            training setting (doubles
 //            written with 17 significant digits, so they read back bit for bit), the progress
 //            (iteration, epoch, next batch, optimizer steps, clipped and refused steps), the corpus
 //            fingerprint (name, bytes, CRC-32C) and the machine it was written on.
@@ -28,7 +29,8 @@
 namespace cellforge::train {
 
 inline constexpr const char* kCheckpointFormat = "cellforge.char_lm";
-/// The version written. Version 2 added "model.dropout", version 3 "model.zoneout"; older files
+/// The version written. Version 2 added "model.dropout", version 3 "model.zoneout" and
+/// "model.weight_drop"; older files
 /// still load, as models without them.
 inline constexpr int kCheckpointVersion = 3;
 inline constexpr int kOldestCheckpointVersion = 1;

@@ -26,6 +26,17 @@ void ModelSpec::check() const {
     user_error("embedding size must be >= 1, got ", embedding, "; pass --embedding N, or 0 for one-hot input");
   if (!(dropout >= 0 && dropout < 1)) user_error("dropout must be a probability in [0, 1), got ", dropout, "; pass --dropout P");
   ir::verify_cell(cell);
+  for (const auto& [name, p] : weight_drop) {
+    if (!(p >= 0 && p < 1))
+      user_error("weight drop of parameter '", name, "' must be a probability in [0, 1), got ", p, "; pass --weight-drop ",
+                 name, "=P");
+    if (cell.find_leaf(ir::Op::param, name) < 0) {
+      std::string params;
+      for (ir::NodeId id : cell.leaves(ir::Op::param)) params += (params.empty() ? "" : ", ") + cell.node(id).name;
+      user_error("weight drop names parameter '", name, "', but cell '", cell.name(), "' has the parameters ", params,
+                 "; pass --weight-drop NAME=P for one of them (W_hh for AWD-LSTM's recurrent weight drop)");
+    }
+  }
   for (const auto& [name, z] : zoneout) {
     if (!(z >= 0 && z < 1))
       user_error("zoneout of state '", name, "' must be a probability in [0, 1), got ", z, "; pass --zoneout ", name, "=Z");
@@ -70,6 +81,7 @@ ir::NetworkSpec cell_network(const ModelSpec& spec, int64_t batch, int64_t unrol
   network.dropout = spec.layers > 1 ? spec.dropout : 0.0;
   network.input_gradient = spec.encoding == InputEncoding::embedding;
   network.zoneout = spec.zoneout;
+  network.weight_drop = spec.weight_drop;
   return network;
 }
 

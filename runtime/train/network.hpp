@@ -22,7 +22,9 @@
 // Zoneout (ModelSpec::zoneout, e.g. {c: 0.5, h: 0.05}) is the compiled cells' own
 // (NetworkSpec::zoneout): in train_batch() each element of a zoned state keeps its previous value
 // with probability z, drawn from the same per-iteration seed as dropout; evaluate_batch() and
-// forward_logits() blend z * previous + (1 - z) * new, its expectation.
+// forward_logits() blend z * previous + (1 - z) * new, its expectation. Weight drop
+// (ModelSpec::weight_drop) is the compiled network's too: one mask per training step, from the
+// same seed.
 //
 // Parameters are named: "embedding", "layer<l>.<cell parameter>" (l from 0), "head.W", "head.b".
 // The recurrent state is carried by the caller: train_batch() reads the states and replaces them
@@ -67,6 +69,10 @@ struct ModelSpec {
   /// Zoneout (NetworkSpec::zoneout): state name -> z in [0, 1), the chance an element of that state
   /// keeps its previous value at a training step; evaluation and sampling blend by z.
   std::map<std::string, double> zoneout;
+  /// Weight drop (NetworkSpec::weight_drop, AWD-LSTM's WeightDrop): cell parameter name -> p in
+  /// [0, 1), e.g. {W_hh: 0.5}; in every layer, each element is zeroed with probability p for a
+  /// training step (the rest scaled by 1/(1-p)); evaluation and sampling use the weights as they are.
+  std::map<std::string, double> weight_drop;
 
   /// Checks the sizes, the dropout and the cell; throws UserError naming what is wrong.
   void check() const;

@@ -52,9 +52,11 @@ GradcheckReport gradcheck(const ir::Graph& cell, const ir::NetworkSizes& sizes, 
 
 GradcheckReport gradcheck(const ir::NetworkSpec& spec, const GradcheckOptions& options) {
   ir::check_spec(spec);
-  if (spec.variable_lengths || spec.dropout > 0)
-    user_error("gradcheck: checks stacked and bidirectional networks; turn variable lengths and dropout off "
-               "(the differential check, verify::compare_with_reference, covers them)");
+  bool zoned = false;
+  for (int64_t l = 0; l < spec.sizes.layers; ++l) zoned = zoned || !spec.zoned_states(l).empty();
+  if (spec.variable_lengths || spec.dropout > 0 || zoned || !spec.weight_drop.empty())
+    user_error("gradcheck: checks stacked and bidirectional networks; turn variable lengths, dropout, zoneout and "
+               "weight drop off (the differential check, verify::compare_with_reference, covers them)");
   std::vector<ir::Graph> backward;
   for (const ir::LayerSpec& layer : spec.layers) backward.push_back(autodiff::differentiate(layer.cell));
   const ir::ReferenceNetwork net(spec, backward);

@@ -88,8 +88,13 @@ probes = [
     (TRAIN + ["--threads", "100000"], "threads is 100000; expected 0 (one per hardware thread, "),
     (TRAIN + ["--lr", "nan"], "the learning rate (--lr) must be a finite number >= 0, got nan; for example --lr 0.002"),
     (TRAIN + ["--dropout", "1"], "option --dropout needs a probability in [0, 1)"),
-    (TRAIN + ["--zoneout", "c=1"], "option --zoneout needs probabilities in [0, 1) (Z, or STATE=Z,... per state; "
-     "Krueger et al. used c=0.5,h=0.05 for a character LSTM), got 'c=1'"),
+    (TRAIN + ["--zoneout", "c=1"], "option --zoneout needs probabilities in [0, 1) (e.g. c=0.5,h=0.05, Krueger et al.'s "
+     "for a character LSTM, or 0.1 for every state), got 'c=1'"),
+    (TRAIN + ["--zoneout", "c=0.5,c=0.2"], "option --zoneout gives 'c' twice in 'c=0.5,c=0.2'; give each name once"),
+    (TRAIN + ["--weight-drop", "0.5"], "option --weight-drop takes NAME=P[,NAME=P...] (e.g. W_hh=0.5, AWD-LSTM's), got "
+     "'0.5' in '0.5'"),
+    (TRAIN + ["--weight-drop", "U=0.5"], "weight drop names parameter 'U', but cell 'lstm' has the parameters W_ih, b_ih, "
+     "W_hh, b_hh; pass --weight-drop NAME=P for one of them (W_hh for AWD-LSTM's recurrent weight drop)"),
     (TRAIN + ["--zoneout", "q=0.2"], "zoneout names state 'q', but cell 'lstm' has the states h, c; pass --zoneout NAME=Z "
      "for one of them"),
     # train: the cell

@@ -254,6 +254,17 @@ TEST_CASE("interop errors: networks and modules with no counterpart", "[errors][
   CHECK(error_of([&] { torch_module(spec); }) ==
         "layer 1 is unidirectional but layer 0 is bidirectional; a torch.nn module has the same directions in "
         "every layer");
+  // Zoneout has no torch.nn counterpart (weight drop does not change evaluation, so it exports).
+  spec.layers = {{zoo::find("lstm").build(), false}, {zoo::find("lstm").build(), false}};
+  spec.zoneout = {{"c", 0.5}};
+  CHECK(error_of([&] { torch_module(spec); }) ==
+        "the network zones out state 'c' (zoneout 0.5), which torch.nn.RNN, LSTM and GRU do not have: even in "
+        "evaluation a zoned network blends each state with its previous value, so the module would compute something "
+        "else");
+  spec.zoneout.clear();
+  spec.weight_drop = {{"W_hh", 0.5}};
+  CHECK(error_of([&] { torch_module(spec); }) == "accepted");
+  spec.weight_drop.clear();
   CHECK(error_of([&] { network_spec(module(TorchMode::gru, 4, 3, 1, false, 2), 1, 1); }) ==
         "torch.nn.GRU(input_size=4, hidden_size=3, num_layers=1, proj_size=2): proj_size is an argument of "
         "torch.nn.LSTM only; set it to 0");

@@ -14,6 +14,7 @@
 #include "codegen/ir/reference_network.hpp"
 #include "codegen/ir/text.hpp"
 #include "dsl/dsl.hpp"
+#include "runtime/verify/gradcheck.hpp"
 #include "runtime/zoo/zoo.hpp"
 
 using namespace cellforge;
@@ -205,6 +206,16 @@ TEST_CASE("errors: zoneout and weight drop: a rate outside [0, 1), a state or pa
   CHECK(network_error(reserved, good_sizes()) ==
         "cell 'reserved_name' has an input named 'zoneout_x', a name cellforge reserves for the inputs it adds "
         "(step_mask, dropout_mask, zoneout_...); rename it");
+  // verify::gradcheck has no masks to give: it refuses zoneout and weight drop, naming the check that covers them.
+  spec.zoneout = {{"c", 0.5}};
+  const std::string refused = "gradcheck: checks stacked and bidirectional networks; turn variable lengths, dropout, "
+                              "zoneout and weight drop off (the differential check, verify::compare_with_reference, "
+                              "covers them)";
+  CHECK_THROWS_WITH(verify::gradcheck(spec), refused);
+  spec.zoneout.clear();
+  spec.weight_drop = {{"W_hh", 0.5}};
+  CHECK_THROWS_WITH(verify::gradcheck(spec), refused);
+  spec.weight_drop.clear();
   // The reference network needs the masks of every zoned state.
   spec.zoneout = {{"c", 0.5}};
   const ir::Graph cell = spec.layers[0].cell;

@@ -219,6 +219,10 @@ TEST_CASE("train errors: checkpoints whose content does not fit their model (#25
         "checkpoint 'x.ckpt': metadata 'model.zoneout' has 'c', not NAME=RATE");
   CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=nan"; }) ==
         "checkpoint 'x.ckpt': metadata 'model.zoneout' has 'h=nan', not NAME=RATE");
+  CHECK(edited([](TensorFile& f) { f.metadata.erase("model.weight_drop"); }) ==
+        "checkpoint 'x.ckpt': metadata 'model.weight_drop' is missing");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.weight_drop"] = "W_hh=x"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.weight_drop' has 'W_hh=x', not NAME=RATE");
   CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=1"; }) ==
         "checkpoint 'x.ckpt': the model it describes is invalid: zoneout of state 'h' must be a probability in [0, 1), got "
         "1; pass --zoneout h=Z");

@@ -14,7 +14,8 @@ using namespace cellforge;
 
 namespace {
 
-// Masks for every zoned state of every layer: 1 with probability z, or z itself when `expected`.
+// Masks for every zoned state of every layer (one unit per layer: the stacks here run forward
+// only): 1 with probability z, or z itself when `expected`.
 ir::CallExtras zoneout_masks(const ir::NetworkSpec& spec, bool expected, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::bernoulli_distribution coin(0.5);
