@@ -45,6 +45,9 @@ struct NetworkSpec {
   NetworkSizes sizes;
   bool variable_lengths = false;  // each call gives every sequence's length
   double dropout = 0;             // probability of dropping an input feature of layers above the first
+  // true: one dropout mask per sequence for all its steps (variational dropout, Gal & Ghahramani
+  // 2016; AWD-LSTM's LockedDropout) instead of a mask per step.
+  bool dropout_per_sequence = false;
   // false: the network's input needs no gradient (one-hot characters, fixed features); backward()
   // then takes an empty dx and skips the products that would compute it.
   bool input_gradient = true;

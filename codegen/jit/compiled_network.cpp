@@ -156,7 +156,9 @@ void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptio
     const llvm_backend::Location& where = plan.dropout_masks[l];
     if (!where.valid()) continue;
     std::span<float> mask(workspace + where.offset, static_cast<size_t>(s.unroll * s.batch * where.row_stride));
-    if (call.training)
+    if (call.training && plan.spec.dropout_per_sequence)
+      jit::draw_sequence_dropout_mask(mask, s.unroll, call.dropout_seed, l, plan.spec.dropout, pool);
+    else if (call.training)
       jit::draw_dropout_mask(mask, call.dropout_seed, l, plan.spec.dropout, pool);
     else
       std::fill(mask.begin(), mask.end(), 1.0f);

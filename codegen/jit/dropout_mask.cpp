@@ -79,6 +79,15 @@ void draw_dropout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, do
   draw_mask(mask, seed, stream, p, 0.0f, static_cast<float>(1.0 / (1.0 - p)), pool);
 }
 
+void draw_sequence_dropout_mask(std::span<float> mask, int64_t steps, uint64_t seed, uint64_t stream, double p,
+                                ThreadPool& pool) {
+  const size_t per_step = steps > 0 ? mask.size() / static_cast<size_t>(steps) : 0;
+  draw_dropout_mask(mask.first(per_step), seed, stream, p, pool);
+  for (int64_t t = 1; t < steps; ++t)
+    std::copy(mask.begin(), mask.begin() + static_cast<std::ptrdiff_t>(per_step),
+              mask.begin() + static_cast<std::ptrdiff_t>(per_step * static_cast<size_t>(t)));
+}
+
 void draw_zoneout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double z, ThreadPool& pool) {
   draw_mask(mask, seed, stream, z, 1.0f, 0.0f, pool);
 }

@@ -27,6 +27,12 @@ bool dropout_drops(uint64_t seed, uint64_t stream, uint64_t index, double p);
 /// stream, i, p) says, on every thread of `pool`. p must be in [0, 1).
 void draw_dropout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double p, ThreadPool& pool);
 
+/// Variational ("locked") dropout: `mask` is `steps` equal parts, [T][B][width]; the first is
+/// drawn as draw_dropout_mask() draws a mask of that size, and every step repeats it, so each
+/// sequence keeps one mask for all its steps (Gal & Ghahramani 2016; AWD-LSTM's LockedDropout).
+void draw_sequence_dropout_mask(std::span<float> mask, int64_t steps, uint64_t seed, uint64_t stream, double p,
+                                ThreadPool& pool);
+
 /// Fills `mask` with 1 (probability z: the state keeps its previous value) or 0, element i being 1
 /// exactly when dropout_drops(seed, stream, i, z). z must be in [0, 1).
 void draw_zoneout_mask(std::span<float> mask, uint64_t seed, uint64_t stream, double z, ThreadPool& pool);

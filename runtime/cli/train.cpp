@@ -77,6 +77,10 @@ const std::vector<Option> kModelOptions = [] {
      "while training, zero each input feature of the layers above the first and of the head with probability P "
      "(char-rnn's -dropout)",
      "0"},
+    {"variational-dropout", "",
+     "with --dropout: one mask per sequence for all its steps (Gal & Ghahramani; AWD-LSTM's LockedDropout) instead of "
+     "one per step",
+     ""},
     {"weight-drop", "PARAM=P,...",
      "while training, zero each element of these cell parameters with probability P for a whole step, in every "
      "layer (DropConnect; AWD-LSTM drops W_hh=0.5)",
@@ -247,7 +251,8 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
     std::snprintf(text, sizeof text, "%g", p);
     return std::string(text);
   };
-  if (spec.dropout > 0) regularization += ", dropout " + number(spec.dropout);
+  if (spec.dropout > 0)
+    regularization += ", dropout " + number(spec.dropout) + (spec.dropout_per_sequence ? " per sequence" : "");
   for (const auto& [what, rates] : {std::pair{", zoneout", &spec.zoneout}, std::pair{", weight drop", &spec.weight_drop}}) {
     if (!rates->empty()) regularization += what;
     for (const auto& [name, p] : *rates) regularization += " " + name + " " + number(p);
@@ -449,6 +454,7 @@ int run_train(const Argv& argv) {
       expected.encoding = expected.embedding > 0 ? train::InputEncoding::embedding : train::InputEncoding::one_hot;
       expected.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
       expected.dropout = dropout_from(args);
+      expected.dropout_per_sequence = args.flag("variational-dropout");
       expected.zoneout = zoneout_from(args, expected.cell);
       expected.weight_drop = weight_drop_from(args);
     }
@@ -470,6 +476,7 @@ int run_train(const Argv& argv) {
     spec.encoding = spec.embedding > 0 ? train::InputEncoding::embedding : train::InputEncoding::one_hot;
     spec.loss = args.choice("loss", {"every", "last"}, "every") == "every" ? train::LossMode::every_step : train::LossMode::last_step;
     spec.dropout = dropout_from(args);
+    spec.dropout_per_sequence = args.flag("variational-dropout");
     spec.zoneout = zoneout_from(args, spec.cell);
     spec.weight_drop = weight_drop_from(args);
     trainer = std::make_unique<train::Trainer>(spec, corpus, config_from(args), net);

@@ -154,6 +154,7 @@ std::string encode_checkpoint(const Checkpoint& c) {
   m["model.embedding"] = std::to_string(c.model.embedding);
   m["model.loss"] = loss_mode_name(c.model.loss);
   m["model.dropout"] = number_text(c.model.dropout);
+  m["model.dropout_per_sequence"] = c.model.dropout_per_sequence ? "true" : "false";
   m["model.zoneout"] = rates_text(c.model.zoneout);
   m["model.weight_drop"] = rates_text(c.model.weight_drop);
   const TrainConfig& k = c.config;
@@ -249,7 +250,8 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
   c.model.embedding = m.count("model.embedding");
   c.model.loss = loss == "every_step" ? LossMode::every_step : LossMode::last_step;
   c.model.dropout = version >= 2 ? m.real("model.dropout") : 0.0;  // version 1 predates dropout
-  if (version >= 3) {  // version 2 predates zoneout and weight drop
+  if (version >= 3) {  // version 2 predates variational dropout, zoneout and weight drop
+    c.model.dropout_per_sequence = m.boolean("model.dropout_per_sequence");
     c.model.zoneout = rates_from_text(m.text("model.zoneout"), "model.zoneout", label);
     c.model.weight_drop = rates_from_text(m.text("model.weight_drop"), "model.weight_drop", label);
   }
@@ -433,6 +435,8 @@ void check_model_matches(const Checkpoint& c, const std::string& path, const Mod
     differ(what, look_alike ? "'" + rates_text(stored_rates) + "'" : shown(stored_rates),
            look_alike ? "'" + rates_text(wanted) + "'" : shown(wanted));
   };
+  differ("dropout masks", c.model.dropout_per_sequence ? "one per sequence" : "one per step",
+         expected.dropout_per_sequence ? "one per sequence" : "one per step");
   differ_rates("zoneout", c.model.zoneout, expected.zoneout);
   differ_rates("weight drop", c.model.weight_drop, expected.weight_drop);
   std::map<std::string, const FloatTensor*> stored;

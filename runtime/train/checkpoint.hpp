@@ -29,8 +29,8 @@
 namespace cellforge::train {
 
 inline constexpr const char* kCheckpointFormat = "cellforge.char_lm";
-/// The version written. Version 2 added "model.dropout", version 3 "model.zoneout" and
-/// "model.weight_drop"; older files
+/// The version written. Version 2 added "model.dropout", version 3 "model.dropout_per_sequence",
+/// "model.zoneout" and "model.weight_drop"; older files
 /// still load, as models without them.
 inline constexpr int kCheckpointVersion = 3;
 inline constexpr int kOldestCheckpointVersion = 1;

@@ -25,6 +25,8 @@ void ModelSpec::check() const {
   if (encoding == InputEncoding::embedding && embedding < 1)
     user_error("embedding size must be >= 1, got ", embedding, "; pass --embedding N, or 0 for one-hot input");
   if (!(dropout >= 0 && dropout < 1)) user_error("dropout must be a probability in [0, 1), got ", dropout, "; pass --dropout P");
+  if (dropout_per_sequence && dropout == 0)
+    user_error("dropout per sequence (--variational-dropout) needs a dropout probability; pass --dropout P as well");
   ir::verify_cell(cell);
   for (const auto& [name, p] : weight_drop) {
     if (!(p >= 0 && p < 1))
@@ -79,6 +81,7 @@ ir::NetworkSizes cell_sizes(const ModelSpec& spec, int64_t batch, int64_t unroll
 ir::NetworkSpec cell_network(const ModelSpec& spec, int64_t batch, int64_t unroll) {
   ir::NetworkSpec network = ir::NetworkSpec::stack(spec.cell, cell_sizes(spec, batch, unroll));
   network.dropout = spec.layers > 1 ? spec.dropout : 0.0;
+  network.dropout_per_sequence = spec.layers > 1 && spec.dropout_per_sequence;
   network.input_gradient = spec.encoding == InputEncoding::embedding;
   network.zoneout = spec.zoneout;
   network.weight_drop = spec.weight_drop;
@@ -238,7 +241,11 @@ void Network::encode(std::span<const int32_t> inputs) {
 // same threads, the head taking the place of layer L: the masks of the cells and of the head never
 // repeat each other.
 void Network::draw_head_mask(uint64_t dropout_seed) {
-  jit::draw_dropout_mask(head_mask_, dropout_seed, static_cast<uint64_t>(spec_.layers), spec_.dropout, *pool_);
+  if (spec_.dropout_per_sequence)  // the head sees head_rows_ / batch_ steps: T, or the last one
+    jit::draw_sequence_dropout_mask(head_mask_, head_rows_ / batch_, dropout_seed, static_cast<uint64_t>(spec_.layers),
+                                    spec_.dropout, *pool_);
+  else
+    jit::draw_dropout_mask(head_mask_, dropout_seed, static_cast<uint64_t>(spec_.layers), spec_.dropout, *pool_);
 }
 
 // What the head read in the last forward pass: the cells' output y at the steps the loss uses,

@@ -17,6 +17,8 @@
 // network's input and the recurrent connections are never dropped. The compiled cells drop the
 // inputs of layers 1..L-1 (NetworkSpec::dropout); the head's input is dropped here, by a C++ loop
 // over y, with a mask drawn the same way (codegen/jit/dropout_mask.hpp), the head as stream L.
+// With dropout_per_sequence every mask is drawn for one step and repeated at every step
+// (variational dropout).
 // Only train_batch() drops; evaluate_batch() and forward_logits() run the whole network, unscaled.
 //
 // Zoneout (ModelSpec::zoneout, e.g. {c: 0.5, h: 0.05}) is the compiled cells' own
@@ -66,6 +68,7 @@ struct ModelSpec {
   int64_t embedding = 0;   // E, for InputEncoding::embedding
   LossMode loss = LossMode::every_step;
   double dropout = 0;      // p in [0, 1): dropout on the inputs of layers 1..L-1 and of the head, in training
+  bool dropout_per_sequence = false;  // one dropout mask per sequence for all steps (variational, AWD-LSTM's LockedDropout)
   /// Zoneout (NetworkSpec::zoneout): state name -> z in [0, 1), the chance an element of that state
   /// keeps its previous value at a training step; evaluation and sampling blend by z.
   std::map<std::string, double> zoneout;

@@ -5,7 +5,10 @@
 // drop_layer_input) and by reversed scans, so agreement checks the transformations too.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "codegen/ir/network_spec.hpp"
+#include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
 #include "support/jit_harness.hpp"
 
@@ -70,6 +73,33 @@ TEST_CASE("differential: dropout between layers") {
       spec.variable_lengths = true;
       check(spec, ++seed, 2);
     }
+}
+
+TEST_CASE("differential: dropout with one mask per sequence (variational)") {
+  uint64_t seed = 750;
+  for (const char* cell : {"lstm", "gru"})
+    for (bool bidirectional : {false, true}) {
+      ir::NetworkSpec spec = spec_of({cell, cell, cell}, bidirectional, 4, 3);
+      spec.dropout = 0.3;
+      spec.dropout_per_sequence = true;
+      check(spec, ++seed, bidirectional ? 2 : 1);
+    }
+  // The masks the network drew: every step the same, and not all kept.
+  ir::NetworkSpec spec = spec_of({"lstm", "lstm"}, false, 6, 4);
+  spec.dropout = 0.5;
+  spec.dropout_per_sequence = true;
+  CompiledNetwork net = CompiledNetwork::compile(spec);
+  std::vector<float> params(static_cast<size_t>(net.parameter_floats()), 0.1f), x(6 * 4 * 5, 0.3f), y(6 * 4 * 13);
+  std::vector<std::vector<float>> s0(2, std::vector<float>(2 * 4 * 13, 0.0f)), sT = s0;
+  net.forward(params, x, {s0[0], s0[1]}, y, {sT[0], sT[1]}, {.lengths = {}, .training = true, .dropout_seed = 5});
+  const auto& where = net.plan().dropout_masks[1];
+  const auto ws = net.workspace();
+  const auto step = [&](int64_t t) {
+    return std::vector<float>(ws.begin() + where.offset + t * where.step_stride,
+                              ws.begin() + where.offset + t * where.step_stride + 4 * 13);
+  };
+  CHECK(std::count(step(0).begin(), step(0).end(), 0.0f) > 0);
+  for (int64_t t = 1; t < 6; ++t) CHECK(step(t) == step(0));
 }
 
 TEST_CASE("differential: stacks of different cells") {

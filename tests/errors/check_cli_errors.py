@@ -90,6 +90,8 @@ probes = [
     (TRAIN + ["--dropout", "1"], "option --dropout needs a probability in [0, 1)"),
     (TRAIN + ["--zoneout", "c=1"], "option --zoneout needs probabilities in [0, 1) (e.g. c=0.5,h=0.05, Krueger et al.'s "
      "for a character LSTM, or 0.1 for every state), got 'c=1'"),
+    (TRAIN + ["--variational-dropout"], "dropout per sequence (--variational-dropout) needs a dropout probability; pass "
+     "--dropout P as well"),
     (TRAIN + ["--zoneout", "c=0.5,c=0.2"], "option --zoneout gives 'c' twice in 'c=0.5,c=0.2'; give each name once"),
     (TRAIN + ["--weight-drop", "0.5"], "option --weight-drop takes NAME=P[,NAME=P...] (e.g. W_hh=0.5, AWD-LSTM's), got "
      "'0.5' in '0.5'"),

@@ -219,6 +219,11 @@ TEST_CASE("train errors: checkpoints whose content does not fit their model (#25
         "checkpoint 'x.ckpt': metadata 'model.zoneout' has 'c', not NAME=RATE");
   CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=nan"; }) ==
         "checkpoint 'x.ckpt': metadata 'model.zoneout' has 'h=nan', not NAME=RATE");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.dropout_per_sequence"] = "yes"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.dropout_per_sequence' is 'yes', not true or false");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.dropout_per_sequence"] = "true"; }) ==
+        "checkpoint 'x.ckpt': the model it describes is invalid: dropout per sequence (--variational-dropout) needs a "
+        "dropout probability; pass --dropout P as well");
   CHECK(edited([](TensorFile& f) { f.metadata.erase("model.weight_drop"); }) ==
         "checkpoint 'x.ckpt': metadata 'model.weight_drop' is missing");
   CHECK(edited([](TensorFile& f) { f.metadata["model.weight_drop"] = "W_hh=x"; }) ==

@@ -193,6 +193,43 @@ TEST_CASE("dropout: the head's mask is the documented one: about p dropped, the 
   CHECK(std::vector<float>(db.grad.begin(), db.grad.end()) == std::vector<float>(db_plain.grad.begin(), db_plain.grad.end()));
 }
 
+TEST_CASE("dropout per sequence: the head keeps one mask for all the steps of a sequence", "[train][dropout]") {
+  // As above with 4 steps of one sequence: with one mask for all steps every column of head.W's
+  // gradient is either 0 (dropped) or 1/(1-p) times the plain one; a mask per step would mix them.
+  const double p = 0.3;
+  const int64_t Y = 200, T = 4;
+  ModelSpec spec = testing::small_model("rnn", Y, 1);
+  spec.vocabulary = 3;
+  Network plain(spec, 1, T, testing::threads(1));
+  spec.dropout = p;
+  spec.dropout_per_sequence = true;
+  Network dropped(spec, 1, T, testing::threads(2));  // and two threads
+  Rng rng(4);
+  initialize(plain, rng, {.scale = 0.5, .forget_bias = 1.0});
+  for (float& w : testing::parameter(plain, "head.W").value) w = 0;
+  dropped.copy_parameters_from(plain);
+  const std::vector<int32_t> input{1, 0, 2, 1}, target{2, 1, 0, 0};
+  for (Network* net : {&plain, &dropped}) {
+    States s = net->zero_states();
+    net->train_batch(input, target, s, 17);
+  }
+  const ParameterView dw = testing::parameter(dropped, "head.W"), dw_plain = testing::parameter(plain, "head.W");
+  const float keep = static_cast<float>(1 / (1 - p));
+  int64_t zeros = 0;
+  for (int64_t j = 0; j < Y; ++j) {
+    const bool dropped_column = dw.grad[static_cast<size_t>(j)] == 0;
+    zeros += dropped_column;
+    for (int64_t v = 0; v < 3; ++v) {
+      const float got = dw.grad[static_cast<size_t>(v * Y + j)], plain_grad = dw_plain.grad[static_cast<size_t>(v * Y + j)];
+      INFO("element " << j << ", logit " << v << ": " << got << " with dropout, " << plain_grad << " without");
+      if (dropped_column) CHECK(got == 0);
+      else CHECK(std::fabs(got - plain_grad * keep) <= 1e-5f * std::fabs(plain_grad * keep) + 1e-7f);
+    }
+  }
+  CHECK(zeros > Y * p - 30);  // binomial(200, 0.3): mean 60, standard deviation 6.5
+  CHECK(zeros < Y * p + 30);
+}
+
 TEST_CASE("dropout: the seed of a training step depends on the run's seed and the iteration alone", "[train][dropout]") {
   CHECK(dropout_seed(123, 1) == dropout_seed(123, 1));
   CHECK(dropout_seed(123, 1) != dropout_seed(123, 2));

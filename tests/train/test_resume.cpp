@@ -2,8 +2,8 @@
 // dropping everything, loading and training N - k more give the same loss at every step and the
 // same parameters, bit for bit. The window has clipping active on most steps and one step whose
 // gradient is not finite (refused), so the counters and the refused-step path are resumed too; it
-// runs without and with dropout, and with zoneout and weight drop (whose masks must follow the
-// run's seed and the iteration alone).
+// runs without and with dropout, and with zoneout, weight drop and dropout per sequence (whose
+// masks must follow the run's seed and the iteration alone).
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -59,7 +59,7 @@ Run finish(Trainer& trainer, Run run) {
 std::unique_ptr<Trainer> fresh(const Corpus& corpus, double dropout = 0, double zoneout = 0) {
   ModelSpec spec = testing::small_model("scaled_rnn", 8, 2);
   spec.dropout = dropout;
-  if (zoneout > 0) spec.zoneout = {{"h", zoneout}}, spec.weight_drop = {{"U", 0.25}};
+  if (zoneout > 0) spec.zoneout = {{"h", zoneout}}, spec.weight_drop = {{"U", 0.25}}, spec.dropout_per_sequence = true;
   auto trainer = std::make_unique<Trainer>(spec, corpus, resume_config());
   for (const char* name : {"layer0.s", "layer1.s"})
     for (float& v : testing::parameter(trainer->network(), name).value) v = 1.0f;
@@ -92,6 +92,7 @@ TEST_CASE("resume: k steps + save + load + N-k steps = N steps, bit for bit", "[
     REQUIRE(second->spec().dropout == dropout);
     REQUIRE(second->spec().zoneout == fresh(corpus, dropout, zoneout)->spec().zoneout);
     REQUIRE(second->spec().weight_drop == fresh(corpus, dropout, zoneout)->spec().weight_drop);
+    REQUIRE(second->spec().dropout_per_sequence == (zoneout > 0));
     run = finish(*second, std::move(run));
     REQUIRE(run.losses.size() == straight.losses.size());
     for (size_t i = 0; i < run.losses.size(); ++i) {

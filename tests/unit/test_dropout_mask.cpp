@@ -102,3 +102,23 @@ TEST_CASE("zoneout mask: 1 exactly where dropout_drops says, the same on any num
     }
   }
 }
+
+TEST_CASE("sequence dropout mask: one step's mask, drawn as draw_dropout_mask draws it, repeated at every step") {
+  const double p = 0.4;
+  const size_t per_step = 3 * 37;  // B = 3 sequences of 37 features
+  std::vector<float> first(per_step);
+  {
+    ThreadPool pool(1);
+    draw_dropout_mask(first, 9, 2, p, pool);
+  }
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<float> mask(per_step * 5, -1.0f);
+    cellforge::jit::draw_sequence_dropout_mask(mask, 5, 9, 2, p, pool);
+    for (size_t t = 0; t < 5; ++t) {
+      INFO(threads << " threads, step " << t);
+      CHECK(std::vector<float>(mask.begin() + static_cast<std::ptrdiff_t>(t * per_step),
+                               mask.begin() + static_cast<std::ptrdiff_t>((t + 1) * per_step)) == first);
+    }
+  }
+}
