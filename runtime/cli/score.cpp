@@ -26,11 +26,14 @@ namespace {
 
 constexpr size_t kChunk = 256;  // characters per network call
 
-// The checkpoint's model for inference: logits after every character, no dropout.
+// The checkpoint's model for inference: logits after every character, no dropout or weight drop
+// (zoneout stays: inference blends by its rates).
 train::ModelSpec scoring_spec(const train::Checkpoint& c) {
   train::ModelSpec spec = c.model;
   spec.loss = train::LossMode::every_step;
   spec.dropout = 0;
+  spec.dropout_per_sequence = false;
+  spec.weight_drop.clear();
   return spec;
 }
 

@@ -11,10 +11,13 @@ namespace cellforge::train {
 namespace {
 
 // The network a sampler runs. At T = 1 the two loss modes are the same network; and a sampler never
-// trains, so dropout (which inference leaves out) is not compiled in at all.
+// trains, so dropout and weight drop (which inference leaves out) are not compiled in at all.
+// Zoneout stays: inference blends each zoned state by its rate.
 ModelSpec for_sampling(ModelSpec spec) {
   spec.loss = LossMode::every_step;
   spec.dropout = 0;
+  spec.dropout_per_sequence = false;
+  spec.weight_drop.clear();
   return spec;
 }
 

@@ -89,6 +89,22 @@ for value in ("1", "-0.1", "nan"):
     check(bad.stderr == "cellforge train: error: option --dropout needs a probability in [0, 1) (0: no dropout; "
           f"char-rnn's 0.5 is a common choice), got {value}\n", f"--dropout {value} is refused, naming the option and the range")
 
+# The regularizers inside the recurrence: a run with all of them resumes exactly, and its checkpoint
+# samples and scores (which run without dropout and weight drop, and blend by the zoneout rates).
+regular = ["--dropout", "0.25", "--variational-dropout", "--zoneout", "h=0.1", "--weight-drop", "W_hh=0.3"]
+all_on = run("train", *common, *regular, "--iterations", "20", "--out", S("regular"))
+check("dropout 0.25 per sequence, zoneout h 0.1, weight drop W_hh 0.3: " in all_on.stdout,
+      "the header line shows every regularizer")
+run("train", *common, *regular, "--iterations", "10", "--out", S("regular-first"))
+run("train", "--corpus", corpus, "--resume", S("regular-first.ckpt"), "--iterations", "20", "--eval-every", "10",
+    "--print-every", "5", "--sample-length", "0", "--threads", "1", "--out", S("regular-resumed"))
+check(open(S("regular.csv")).read() == open(S("regular-resumed.csv")).read(),
+      "a resumed run with variational dropout, zoneout and weight drop writes the same loss curve, bit for bit")
+text = run("sample", "--checkpoint", S("regular.ckpt"), "--length", "30", "--prime", "the ", "--seed", "2").stdout
+check(text.startswith("the ") and len(text) == 4 + 30 + 1, "sample works on a checkpoint trained with all of them")
+scored = run("score", "--checkpoint", S("regular.ckpt"), "--text", corpus)
+check("nats" in scored.stdout or "bits" in scored.stdout, "score works on a checkpoint trained with all of them")
+
 # The SVG is XML with the two series.
 svg = ET.parse(S("straight.svg")).getroot()
 ns = {"s": "http://www.w3.org/2000/svg"}

@@ -266,17 +266,22 @@ TEST_CASE("dropout: results do not depend on the thread count", "[train][dropout
 }
 
 TEST_CASE("dropout: a checkpoint keeps it, and sampling from it runs without", "[train][dropout][sample]") {
+  const bool per_sequence = GENERATE(false, true);
+  INFO("one mask per " << (per_sequence ? "sequence" : "step"));
   const Corpus corpus = testing::small_corpus();
   ModelSpec spec = testing::small_model("gru", 12, 2);
   spec.dropout = 0.5;
+  spec.dropout_per_sequence = per_sequence;
   Trainer trainer(spec, corpus, testing::small_config(), testing::threads(1));
   for (int i = 0; i < 20; ++i) trainer.train_step();
   testing::ScratchDir dir("dropout-sample");
   trainer.save(dir.file("d.ckpt"));
   CHECK(load_checkpoint(dir.file("d.ckpt")).model.dropout == 0.5);
+  CHECK(load_checkpoint(dir.file("d.ckpt")).model.dropout_per_sequence == per_sequence);
   auto from_file = Sampler::from_checkpoint(dir.file("d.ckpt"), testing::threads(1));
   ModelSpec without = trainer.spec();
   without.dropout = 0;
+  without.dropout_per_sequence = false;
   Sampler reference(without, trainer.vocabulary(), testing::threads(1));
   reference.load_parameters(trainer.network());
   CHECK(from_file->next_distribution("the cat") == reference.next_distribution("the cat"));
