@@ -23,6 +23,18 @@ Graph rewrite(const Graph& source, const RewriteVisitor& visit, std::vector<Node
   return prune(out);
 }
 
+Graph copy_without_results(const Graph& source, std::vector<NodeId>& mapping) {
+  Graph out(source.name());
+  mapping.assign(source.size(), 0);
+  for (NodeId id = 0; id < source.size(); ++id) {
+    Node n = source.node(id);
+    for (NodeId& a : n.args) a = mapping[a];
+    mapping[id] = out.make(n);
+    if (!source.label(id).empty()) out.set_label(mapping[id], source.label(id));
+  }
+  return out;
+}
+
 Graph prune(const Graph& source, bool drop_unused_leaves) {
   return prune(source, [](const Output&) { return true; }, [&](const Node&) { return !drop_unused_leaves; });
 }

@@ -28,6 +28,10 @@ NodeId copy_node(RewriteStep& step);
 /// The rewritten graph; `mapping` (if given) receives old id -> new id for live nodes.
 Graph rewrite(const Graph& source, const RewriteVisitor& visit, std::vector<NodeId>* mapping = nullptr);
 
+/// Every node (with its label) of `source` and none of its results, for a pass that adds nodes and
+/// then adds the results anew; `mapping` receives old id -> new id.
+Graph copy_without_results(const Graph& source, std::vector<NodeId>& mapping);
+
 /// A copy with only the nodes the results need (and all leaves, unless `drop_unused_leaves`).
 Graph prune(const Graph& source, bool drop_unused_leaves = false);
 

@@ -26,14 +26,8 @@ ir::Graph mask_padded_steps(const ir::Graph& cell) {
   if (cell.find_leaf(Op::input, ir::kStepMask) >= 0)
     internal_error("cell '", cell.name(), "' already reads a step mask");
   const ir::Graph& g = cell;
-  ir::Graph out(cell.name());
-  std::vector<NodeId> map(g.size());
-  for (NodeId id = 0; id < g.size(); ++id) {
-    ir::Node n = g.node(id);
-    for (NodeId& a : n.args) a = map[a];
-    map[id] = out.make(n);
-    if (!g.label(id).empty()) out.set_label(map[id], g.label(id));
-  }
+  std::vector<NodeId> map;
+  ir::Graph out = ir::copy_without_results(g, map);
   const NodeId mask = out.unary(Op::stop_gradient, out.input(ir::kStepMask, ir::Dim::constant(1)));
   const NodeId keep = out.sub(out.constant(1.0), mask);
   for (const ir::Output& o : g.outputs()) {

@@ -16,6 +16,7 @@
 
 #include "codegen/ir/error.hpp"
 #include "codegen/ir/network_spec.hpp"
+#include "codegen/ir/rewrite.hpp"
 #include "codegen/passes/passes.hpp"
 
 namespace cellforge::passes {
@@ -26,14 +27,8 @@ using ir::Role;
 
 ir::Graph zone_out_states(const ir::Graph& cell, const std::vector<std::string>& states) {
   const ir::Graph& g = cell;
-  ir::Graph out(cell.name());
-  std::vector<NodeId> map(g.size());
-  for (NodeId id = 0; id < g.size(); ++id) {
-    ir::Node n = g.node(id);
-    for (NodeId& a : n.args) a = map[a];
-    map[id] = out.make(n);
-    if (!g.label(id).empty()) out.set_label(map[id], g.label(id));
-  }
+  std::vector<NodeId> map;
+  ir::Graph out = ir::copy_without_results(g, map);
   // The zoned value of each zoned state's next result, and the node of its unzoned value.
   std::map<std::string, std::pair<NodeId, NodeId>> zoned;
   for (const std::string& name : states) {
