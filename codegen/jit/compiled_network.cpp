@@ -134,10 +134,9 @@ void check_states(const char* what, size_t count, const NetworkPlan& plan) {
 
 int64_t state_floats_of(const NetworkPlan& plan, size_t k) { return plan.states[k].floats; }
 
-// Fills the inputs of a call the generated code reads from the workspace: the step mask of each
-// sequence's length, the dropout masks and the zoneout masks (drawn on the pool; in evaluation the
-// dropout masks are 1 and the zoneout masks the zoneout rate, each state's expected blend).
-void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptions& call, jit::ThreadPool& pool) {
+// The call's sequence lengths: one per sequence, each in [1, T], given exactly when the network
+// was compiled for variable lengths.
+void check_lengths(const NetworkPlan& plan, const CallOptions& call) {
   const auto& s = plan.sizes;
   if (plan.spec.variable_lengths) {
     if (static_cast<int64_t>(call.lengths.size()) != s.batch)
@@ -146,11 +145,21 @@ void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptio
     for (size_t r = 0; r < call.lengths.size(); ++r)
       if (call.lengths[r] < 1 || call.lengths[r] > s.unroll)
         user_error("sequence ", r, " has length ", call.lengths[r], "; lengths must be in [1, ", s.unroll, "]");
+  } else if (!call.lengths.empty()) {
+    user_error("lengths given, but the network was compiled without variable lengths (set NetworkSpec::variable_lengths)");
+  }
+}
+
+// Fills the inputs of a call the generated code reads from the workspace (check_lengths first): the
+// step mask of each sequence's length, the dropout masks and the zoneout masks (drawn on the pool;
+// in evaluation the dropout masks are 1 and the zoneout masks the zoneout rate, each state's
+// expected blend).
+void fill_call_inputs(const NetworkPlan& plan, float* workspace, const CallOptions& call, jit::ThreadPool& pool) {
+  const auto& s = plan.sizes;
+  if (plan.spec.variable_lengths) {
     float* mask = workspace + plan.step_mask.offset;
     for (int64_t t = 0; t < s.unroll; ++t)
       for (int64_t r = 0; r < s.batch; ++r) mask[t * s.batch + r] = t < call.lengths[static_cast<size_t>(r)] ? 1.0f : 0.0f;
-  } else if (!call.lengths.empty()) {
-    user_error("lengths given, but the network was compiled without variable lengths (set NetworkSpec::variable_lengths)");
   }
   for (size_t l = 0; l < plan.dropout_masks.size(); ++l) {
     const llvm_backend::Location& where = plan.dropout_masks[l];
@@ -349,7 +358,6 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   }
   // Weight drop: a training call runs on a masked copy of the parameters.
   const bool drop_weights = call.training && !impl_->dropped_regions.empty();
-  if (drop_weights) drop_parameters(*impl_, params, call.dropout_seed);
   // Weights packed by the last forward call are used again when the caller says the parameters
   // have not changed since (and neither call dropped weights); strict mode checks the claim
   // against a copy of what was packed.
@@ -363,14 +371,19 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
                      " changed at element ", i, " since the call that packed it (", impl_->packed_from[at], " -> ",
                      params[at], "); leave parameters_unchanged false after changing the parameters");
       }
+  check_lengths(plan, call);
+  // Everything is checked. From here on the call changes the network's state: until it has run,
+  // there is no forward for backward() to follow.
+  impl_->forward_done = false;
+  fill_call_inputs(plan, impl_->workspace.get(), call, *impl_->pool);
+  if (drop_weights) drop_parameters(*impl_, params, call.dropout_seed);
+  impl_->weights_dropped = drop_weights;
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
   slots[llvm_backend::kOutput] = y.data();
   slots[llvm_backend::kParams] = const_cast<float*>(drop_weights ? impl_->dropped_params.data() : params.data());
   slots[llvm_backend::kWorkspace] = impl_->workspace.get();
   slots[llvm_backend::kTelemetry] = impl_->telemetry.data();
   slots[llvm_backend::kReusePacked] = reuse_packed ? impl_.get() : nullptr;
-  impl_->weights_dropped = drop_weights;
-  fill_call_inputs(plan, impl_->workspace.get(), call, *impl_->pool);
   EntryPoint entry = impl_->forward;
   void* barrier = &impl_->pool->barrier();
   impl_->forward_packed = false;  // until the call has packed them

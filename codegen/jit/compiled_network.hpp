@@ -93,7 +93,8 @@ struct CallOptions {
   /// matrices that call packed for its GEMMs are used again instead of packed anew (most of the
   /// work of a call at T = 1, B = 1: a sampler's). Results are bitwise the same. cellforge cannot
   /// see a change made through the caller's buffer, so set it only when nothing changed; with
-  /// NetworkOptions::strict a changed parameter is reported instead.
+  /// NetworkOptions::strict a changed parameter is reported instead. Around a call with weight drop
+  /// (NetworkSpec::weight_drop) the packed weights are never reused, and nothing is compared.
   bool parameters_unchanged = false;
 };
 

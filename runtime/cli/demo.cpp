@@ -90,7 +90,13 @@ int train_demo(const Args& args) {
   spec.layers = args.integer("layers", 2);
   spec.dropout = args.number("dropout", 0.5);
   spec.dropout_per_sequence = spec.dropout > 0;
-  if (const double p = args.number("weight-drop", 0.0); p != 0) spec.weight_drop = {{"W_hh", p}};
+  if (const double p = args.number("weight-drop", 0.0); p != 0) {
+    if (!(p > 0 && p < 1)) user_error("option --weight-drop needs a probability in [0, 1) (0: off), got ", args.text("weight-drop"));
+    if (spec.cell.find_leaf(ir::Op::param, "W_hh") < 0)
+      user_error("--weight-drop drops W_hh, which cell '", spec.cell.name(), "' does not have; leave --weight-drop out, or "
+                 "use cellforge train --weight-drop NAME=P with one of its parameters");
+    spec.weight_drop = {{"W_hh", p}};
+  }
   train::TrainConfig config;  // char-rnn's defaults: B = T = 50, RMSprop 2e-3 / 0.95, clip 5
   const std::string out_dir = args.text("out", (std::filesystem::temp_directory_path() / "cellforge-demo").string());
   std::filesystem::create_directories(out_dir);

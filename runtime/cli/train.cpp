@@ -2,6 +2,7 @@
 // a cell in IR text by --graph) on a text file, the way char-rnn does, printing a progress line
 // and writing the loss curves (CSV and SVG) and checkpoints; `--resume FILE` continues a run
 // exactly where it stopped.
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -161,7 +162,7 @@ double dropout_from(const Args& args) {
 double probability(const std::string& option, const std::string& item, const std::string& number, const char* example) {
   char* stop = nullptr;
   const double p = std::strtod(number.c_str(), &stop);
-  if (number.empty() || !stop || *stop || !(p >= 0 && p < 1))
+  if (number.empty() || std::isspace(static_cast<unsigned char>(number[0])) || !stop || *stop || !(p >= 0 && p < 1))
     user_error("option --", option, " needs probabilities in [0, 1) (e.g. ", example, "), got '", item, "'");
   return p;
 }
@@ -182,8 +183,7 @@ std::map<std::string, double> named_rates(const std::string& option, const std::
     out[item.substr(0, eq)] = probability(option, item, item.substr(eq + 1), example);
     at = end + 1;
   }
-  std::erase_if(out, [](const auto& rate) { return rate.second == 0; });  // 0 changes nothing
-  return out;
+  return out;  // (a rate of 0 changes nothing, but its name is still checked against the cell)
 }
 
 // --zoneout: "Z" for every state of the cell, or "STATE=Z,STATE=Z".
@@ -254,8 +254,12 @@ void print_header(train::Trainer& trainer, const train::Corpus& corpus) {
   if (spec.dropout > 0)
     regularization += ", dropout " + number(spec.dropout) + (spec.dropout_per_sequence ? " per sequence" : "");
   for (const auto& [what, rates] : {std::pair{", zoneout", &spec.zoneout}, std::pair{", weight drop", &spec.weight_drop}}) {
-    if (!rates->empty()) regularization += what;
-    for (const auto& [name, p] : *rates) regularization += " " + name + " " + number(p);
+    bool first = true;
+    for (const auto& [name, p] : *rates)
+      if (p > 0) {
+        regularization += (first ? what : "") + (" " + name + " ") + number(p);
+        first = false;
+      }
   }
   std::printf("model    %s x %lld layers, hidden %lld, %s input%s, %s loss%s: %lld parameters; compiled for %d threads in %.1f s%s\n",
               spec.cell.name().c_str(), (long long)spec.layers, (long long)spec.hidden, train::encoding_name(spec.encoding),

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "codegen/ir/error.hpp"
+
 namespace cellforge::verify {
 
 std::string comparison_table(const Comparison& comparison) {
@@ -41,6 +43,9 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
 }
 
 Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOptions& options) {
+  if (!spec.weight_drop.empty())
+    user_error("compare_with_reference: the reference network has no weight drop; compare the network without it "
+               "(a call with weight drop is that network on masked weights: tests/differential/test_weight_drop.cpp)");
   NetworkOptions network_options;
   network_options.threads = options.threads;
   network_options.passes = options.passes;

@@ -107,6 +107,36 @@ void check_weight_drop(ir::NetworkSpec spec, const std::map<std::string, double>
   CHECK(run(dropped, b, b.params, training) == expected);
 }
 
+ir::NetworkSpec stack(const char* cell, int64_t H, int64_t B, int64_t layers, bool bidirectional);
+
+}  // namespace
+
+TEST_CASE("weight drop: a call refused for its arguments changes nothing; the next evaluation uses the plain weights") {
+  // A training call packs masked weights; an evaluation call with bad lengths is refused before it
+  // changes anything, so the next evaluation (claiming unchanged parameters) cannot reuse them.
+  ir::NetworkSpec spec = stack("gru", 64, 32, 1, false);
+  spec.variable_lengths = true;
+  CompiledNetwork plain = CompiledNetwork::compile(spec);
+  spec.weight_drop = {{"W_hh", 0.5}};
+  CompiledNetwork dropped = CompiledNetwork::compile(spec);
+  Buffers b = make_buffers(plain, 3);
+  const std::vector<int64_t> lengths(32, 5), bad(32, 9);
+  auto forward = [&](CompiledNetwork& net, const CallOptions& call) {
+    net.forward(b.params, b.x, {b.s0.begin(), b.s0.end()}, b.y, {b.sT.begin(), b.sT.end()}, call);
+    return b.y;
+  };
+  forward(dropped, {.lengths = lengths, .training = true, .dropout_seed = 1});
+  CHECK_THROWS_WITH(forward(dropped, {.lengths = bad, .training = false}),
+                    "sequence 0 has length 9; lengths must be in [1, 5]");
+  // The training call still stands: backward() follows it.
+  CHECK_NOTHROW(dropped.backward(b.params, b.x, b.dy, {b.dsT.begin(), b.dsT.end()}, b.dparams, b.dx,
+                                 {b.ds0.begin(), b.ds0.end()}));
+  const std::vector<float> expected = forward(plain, {.lengths = lengths, .training = false});
+  CHECK(forward(dropped, {.lengths = lengths, .training = false, .parameters_unchanged = true}) == expected);
+}
+
+namespace {
+
 ir::NetworkSpec stack(const char* cell, int64_t H, int64_t B, int64_t layers, bool bidirectional) {
   ir::NetworkSpec spec;
   spec.sizes = {.input = 7, .hidden = H, .batch = B, .unroll = 5, .layers = layers, .extra = {}};

@@ -95,6 +95,12 @@ probes = [
     (TRAIN + ["--zoneout", "c=0.5,c=0.2"], "option --zoneout gives 'c' twice in 'c=0.5,c=0.2'; give each name once"),
     (TRAIN + ["--weight-drop", "0.5"], "option --weight-drop takes NAME=P[,NAME=P...] (e.g. W_hh=0.5, AWD-LSTM's), got "
      "'0.5' in '0.5'"),
+    (TRAIN + ["--weight-drop", "U=0"], "weight drop names parameter 'U', but cell 'lstm' has the parameters W_ih, b_ih, "
+     "W_hh, b_hh; pass --weight-drop NAME=P for one of them (W_hh for AWD-LSTM's recurrent weight drop)"),
+    (TRAIN + ["--weight-drop", "W_hh= 0.5"], "option --weight-drop needs probabilities in [0, 1) (e.g. W_hh=0.5, AWD-LSTM's), "
+     "got 'W_hh= 0.5'"),
+    (["demo", "--cell", "mgu", "--weight-drop", "0.5"], "--weight-drop drops W_hh, which cell 'mgu' does not have; leave "
+     "--weight-drop out, or use cellforge train --weight-drop NAME=P with one of its parameters"),
     (TRAIN + ["--weight-drop", "U=0.5"], "weight drop names parameter 'U', but cell 'lstm' has the parameters W_ih, b_ih, "
      "W_hh, b_hh; pass --weight-drop NAME=P for one of them (W_hh for AWD-LSTM's recurrent weight drop)"),
     (TRAIN + ["--zoneout", "q=0.2"], "zoneout names state 'q', but cell 'lstm' has the states h, c; pass --zoneout NAME=Z "

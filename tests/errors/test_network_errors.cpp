@@ -14,6 +14,7 @@
 #include "codegen/ir/reference_network.hpp"
 #include "codegen/ir/text.hpp"
 #include "dsl/dsl.hpp"
+#include "runtime/verify/differential.hpp"
 #include "runtime/verify/gradcheck.hpp"
 #include "runtime/zoo/zoo.hpp"
 
@@ -215,6 +216,9 @@ TEST_CASE("errors: zoneout and weight drop: a rate outside [0, 1), a state or pa
   spec.zoneout.clear();
   spec.weight_drop = {{"W_hh", 0.5}};
   CHECK_THROWS_WITH(verify::gradcheck(spec), refused);
+  CHECK_THROWS_WITH(verify::compare_with_reference(spec, {}),
+                    "compare_with_reference: the reference network has no weight drop; compare the network without it "
+                    "(a call with weight drop is that network on masked weights: tests/differential/test_weight_drop.cpp)");
   spec.weight_drop.clear();
   // The reference network needs the masks of every zoned state.
   spec.zoneout = {{"c", 0.5}};
