@@ -5,6 +5,8 @@
 //   cellforge_rnn --cell lstm --T 50 --B 32 --X 256 --H 256 --L 2 --threads 2 [--reps 20]
 //                 [--warmup 3] [--telemetry | --telemetry-ab] [--compile-times] [--use-cache]
 //                 [--no-simplify] [--no-hoist] [--no-fuse] [--no-remat] [--no-sink-slices] [--vector-width 8] [--P 64]
+//                 [--dropout P] [--variational-dropout] [--zoneout STATE=Z,...] [--weight-drop PARAM=P,...]
+//                 [--regularizers-ab]
 //
 // Times are per training step, median over the repetitions after the warm-up.
 //
@@ -24,10 +26,17 @@
 //                    "cached" loading the network's object from the disk cache.
 //   --use-cache      let the timed network come from (and go to) the disk cache; by default it is
 //                    compiled (only the GEMM libraries come from the cache, as always).
+//   --dropout, --variational-dropout, --zoneout, --weight-drop
+//                    train the network with these regularizers (NetworkSpec's dropout between layers,
+//                    dropout_per_sequence, zoneout, weight_drop): every call draws its masks.
+//   --regularizers-ab  as --telemetry-ab, the network without the regularizers ("off", the main
+//                    fields) against the one with them ("regularized"); "regularizer_cost" =
+//                    median(with) / median(without) - 1.
 // "compile_ms" is the timed network's own compile time (CompileStats::total_ms).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -161,8 +170,28 @@ struct Samples {
 
 }  // namespace
 
+// "a=0.5,b=0.1" -> {a: 0.5, b: 0.1}.
+std::map<std::string, double> named_rates(const std::string& text) {
+  std::map<std::string, double> out;
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "cellforge_rnn: expected NAME=RATE, got '%s'\n", item.c_str());
+      std::exit(2);
+    }
+    out[item.substr(0, eq)] = std::atof(item.c_str() + eq + 1);
+    at = end + 1;
+  }
+  return out;
+}
+
 int main(int argc, char** argv) {
   std::string cell_name = "lstm";
+  ir::NetworkSpec regularized;  // only its regularizer fields: dropout, zoneout, weight drop
+  bool regularizers_ab = false;
   int64_t T = 50, B = 32, X = 256, H = 256, L = 1, P = 0;
   int threads = 1, reps = 20, warmup = 3, block = 3;
   bool telemetry_ab = false, compile_times = false;
@@ -198,6 +227,11 @@ int main(int argc, char** argv) {
     else if (a == "--no-fuse") options.passes.fuse_elementwise = false;
     else if (a == "--no-remat") options.passes.rematerialize = false;
     else if (a == "--no-sink-slices") options.passes.sink_slices = false;
+    else if (a == "--dropout") regularized.dropout = std::atof(next());
+    else if (a == "--variational-dropout") regularized.dropout_per_sequence = true;
+    else if (a == "--zoneout") regularized.zoneout = named_rates(next());
+    else if (a == "--weight-drop") regularized.weight_drop = named_rates(next());
+    else if (a == "--regularizers-ab") regularizers_ab = true;
     else {
       std::fprintf(stderr, "cellforge_rnn: unknown option %s\n", a.c_str());
       return 2;
@@ -211,29 +245,38 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cellforge_rnn: --telemetry and --telemetry-ab exclude each other\n");
     return 2;
   }
+  if (telemetry_ab && regularizers_ab) {
+    std::fprintf(stderr, "cellforge_rnn: --telemetry-ab and --regularizers-ab exclude each other\n");
+    return 2;
+  }
   options.threads = threads;
   ir::NetworkSizes sizes{X, H, B, T, L, {}};
   if (P > 0) sizes.extra["P"] = P;
   const ir::Graph cell = zoo::find(cell_name).build();
+  ir::NetworkSpec plain = ir::NetworkSpec::stack(cell, sizes), with_regularizers = plain;
+  with_regularizers.dropout = regularized.dropout;
+  with_regularizers.dropout_per_sequence = regularized.dropout_per_sequence;
+  with_regularizers.zoneout = regularized.zoneout;
+  with_regularizers.weight_drop = regularized.weight_drop;
 
   // First, while the process has compiled nothing: the cold compile must compile the libraries.
   CompileTimes times;
   if (compile_times) times = measure_compile_times(cell, sizes, options);
 
-  CompiledNetwork net = CompiledNetwork::compile(cell, sizes, options);
+  CompiledNetwork net = CompiledNetwork::compile(regularizers_ab ? plain : with_regularizers, options);
   StepBuffers buffers(net);
   Samples off, on;
-  if (!telemetry_ab) {
+  if (!telemetry_ab && !regularizers_ab) {
     for (int r = 0; r < warmup + reps; ++r) {
       auto t = buffers.step(net);
       if (r >= warmup) off.add(t);
     }
   } else {
     NetworkOptions with = options;
-    with.telemetry.enabled = true;
-    CompiledNetwork net_on = CompiledNetwork::compile(cell, sizes, with);
+    with.telemetry.enabled = telemetry_ab;
+    CompiledNetwork net_on = CompiledNetwork::compile(with_regularizers, with);
     if (net_on.parameter_floats() != net.parameter_floats()) {
-      std::fprintf(stderr, "cellforge_rnn: telemetry changed the parameter layout\n");
+      std::fprintf(stderr, "cellforge_rnn: the second network has another parameter layout\n");
       return 1;
     }
     for (int r = 0; r < warmup; ++r) buffers.step(net), buffers.step(net_on);
@@ -261,6 +304,11 @@ int main(int argc, char** argv) {
               median(off.total), *std::min_element(off.total.begin(), off.total.end()), list(off.total).c_str(),
               median(off.fwd), median(off.bwd), c.total_ms, options.telemetry.enabled ? "true" : "false",
               host.avx512f ? 16 : 8, host.cpu.c_str(), host.llvm_version.c_str());
+  if (regularizers_ab)
+    std::printf(",\"regularized\":{\"ms_median\":%.3f,\"ms_min\":%.3f,\"fwd_ms_median\":%.3f,\"bwd_ms_median\":%.3f},"
+                "\"regularizer_cost\":%.4f,\"ab_block\":%d",
+                median(on.total), *std::min_element(on.total.begin(), on.total.end()), median(on.fwd), median(on.bwd),
+                median(on.total) / median(off.total) - 1, block);
   if (telemetry_ab)
     std::printf(",\"telemetry_on\":{\"ms_median\":%.3f,\"ms_min\":%.3f,\"ms_all\":%s,\"fwd_ms_median\":%.3f,"
                 "\"bwd_ms_median\":%.3f},\"telemetry_cost\":%.4f,\"ab_block\":%d",
