@@ -57,21 +57,32 @@ std::string rates_text(const std::map<std::string, double>& rates,
   return out;
 }
 
-std::map<std::string, double> rates_from_text(const std::string& text, const std::string& key, const std::string& label) {
-  std::map<std::string, double> out;
+// The "NAME=VALUE NAME=VALUE" items of metadata `key`, each value read by `parse` (false: not a
+// valid VALUE, which `what` names in the error).
+template <class T, class Parse>
+std::map<std::string, T> assignments(const std::string& text, const std::string& key, const std::string& label,
+                                     const char* what, Parse parse) {
+  std::map<std::string, T> out;
   for (size_t at = 0; at < text.size();) {
     size_t end = text.find(' ', at);
     if (end == std::string::npos) end = text.size();
     const std::string item = text.substr(at, end - at);
     const size_t eq = item.find('=');
-    char* stop = nullptr;
-    const double z = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &stop);
-    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size() || !stop || *stop || !std::isfinite(z))
-      user_error(label, ": metadata '", key, "' has '", item, "', not NAME=RATE");
-    out[item.substr(0, eq)] = z;
+    T value{};
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size() || !parse(item.c_str() + eq + 1, value))
+      user_error(label, ": metadata '", key, "' has '", item, "', not NAME=", what);
+    out[item.substr(0, eq)] = value;
     at = end + 1;
   }
   return out;
+}
+
+std::map<std::string, double> rates_from_text(const std::string& text, const std::string& key, const std::string& label) {
+  return assignments<double>(text, key, label, "RATE", [](const char* number, double& z) {
+    char* stop = nullptr;
+    z = std::strtod(number, &stop);
+    return !*stop && std::isfinite(z);
+  });
 }
 
 std::string extra_text(const ir::Bindings& extra) {
@@ -230,19 +241,11 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& path) 
   c.model.vocabulary = m.count("model.vocabulary");
   c.model.hidden = m.count("model.hidden");
   c.model.layers = m.count("model.layers");
-  const std::string extra = m.text("model.extra");
-  for (size_t at = 0; at < extra.size();) {
-    size_t end = extra.find(' ', at);
-    if (end == std::string::npos) end = extra.size();
-    const std::string item = extra.substr(at, end - at);
-    const size_t eq = item.find('=');
+  c.model.extra = assignments<int64_t>(m.text("model.extra"), "model.extra", label, "SIZE", [](const char* number, int64_t& v) {
     char* stop = nullptr;
-    const long long v = eq == std::string::npos ? 0 : std::strtoll(item.c_str() + eq + 1, &stop, 10);
-    if (eq == std::string::npos || eq == 0 || !stop || *stop || v < 1)
-      user_error(label, ": metadata 'model.extra' has '", item, "', not NAME=SIZE");
-    c.model.extra[item.substr(0, eq)] = v;
-    at = end + 1;
-  }
+    v = std::strtoll(number, &stop, 10);
+    return !*stop && v >= 1;
+  });
   const std::string encoding = m.text("model.encoding"), loss = m.text("model.loss");
   if (encoding != "one_hot" && encoding != "embedding") user_error(label, ": metadata 'model.encoding' is '", encoding, "'");
   if (loss != "every_step" && loss != "last_step") user_error(label, ": metadata 'model.loss' is '", loss, "'");

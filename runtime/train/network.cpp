@@ -28,27 +28,24 @@ void ModelSpec::check() const {
   if (dropout_per_sequence && dropout == 0)
     user_error("dropout per sequence (--variational-dropout) needs a dropout probability; pass --dropout P as well");
   ir::verify_cell(cell);
-  for (const auto& [name, p] : weight_drop) {
-    if (!(p >= 0 && p < 1))
-      user_error("weight drop of parameter '", name, "' must be a probability in [0, 1), got ", p, "; pass --weight-drop ",
-                 name, "=P");
-    if (cell.find_leaf(ir::Op::param, name) < 0) {
-      std::string params;
-      for (ir::NodeId id : cell.leaves(ir::Op::param)) params += (params.empty() ? "" : ", ") + cell.node(id).name;
-      user_error("weight drop names parameter '", name, "', but cell '", cell.name(), "' has the parameters ", params,
-                 "; pass --weight-drop NAME=P for one of them (W_hh for AWD-LSTM's recurrent weight drop)");
+  // Weight drop names parameters, zoneout states, of the cell; each rate a probability.
+  auto check_rates = [&](const std::map<std::string, double>& rates, const char* what, const char* option, ir::Op kind,
+                         const char* kind_name, const char* letter, const char* hint) {
+    for (const auto& [name, p] : rates) {
+      if (!(p >= 0 && p < 1))
+        user_error(what, " of ", kind_name, " '", name, "' must be a probability in [0, 1), got ", p, "; pass --", option,
+                   " ", name, "=", letter);
+      if (cell.find_leaf(kind, name) < 0) {
+        std::string known;
+        for (ir::NodeId id : cell.leaves(kind)) known += (known.empty() ? "" : ", ") + cell.node(id).name;
+        user_error(what, " names ", kind_name, " '", name, "', but cell '", cell.name(), "' has the ", kind_name, "s ",
+                   known, "; pass --", option, " NAME=", letter, " for one of them", hint);
+      }
     }
-  }
-  for (const auto& [name, z] : zoneout) {
-    if (!(z >= 0 && z < 1))
-      user_error("zoneout of state '", name, "' must be a probability in [0, 1), got ", z, "; pass --zoneout ", name, "=Z");
-    if (cell.find_leaf(ir::Op::state, name) < 0) {
-      std::string states;
-      for (ir::NodeId id : cell.leaves(ir::Op::state)) states += (states.empty() ? "" : ", ") + cell.node(id).name;
-      user_error("zoneout names state '", name, "', but cell '", cell.name(), "' has the states ", states,
-                 "; pass --zoneout NAME=Z for one of them");
-    }
-  }
+  };
+  check_rates(weight_drop, "weight drop", "weight-drop", ir::Op::param, "parameter", "P",
+              " (W_hh for AWD-LSTM's recurrent weight drop)");
+  check_rates(zoneout, "zoneout", "zoneout", ir::Op::state, "state", "Z", "");
 }
 
 ir::Graph output_head() {
