@@ -213,6 +213,10 @@ TEST_CASE("train errors: checkpoints whose content does not fit their model (#25
   version1.metadata["format_version"] = "1";
   version1.metadata.erase("model.dropout");
   CHECK(decode_checkpoint(encode_tensor_file(version1), "x.ckpt").model.dropout == 0);
+  CHECK(edited([](TensorFile& f) { f.metadata["model.extra"] = "P=0"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.extra' has 'P=0', not NAME=SIZE");
+  CHECK(edited([](TensorFile& f) { f.metadata["model.extra"] = "P=4 =2"; }) ==
+        "checkpoint 'x.ckpt': metadata 'model.extra' has '=2', not NAME=SIZE");
   // Zoneout: version 3's "model.zoneout", NAME=RATE separated by spaces; version 2 has none.
   CHECK(edited([](TensorFile& f) { f.metadata.erase("model.zoneout"); }) == "checkpoint 'x.ckpt': metadata 'model.zoneout' is missing");
   CHECK(edited([](TensorFile& f) { f.metadata["model.zoneout"] = "h=0.1 c"; }) ==
