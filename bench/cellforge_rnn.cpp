@@ -6,7 +6,7 @@
 //                 [--warmup 3] [--telemetry | --telemetry-ab] [--compile-times] [--use-cache]
 //                 [--no-simplify] [--no-hoist] [--no-fuse] [--no-remat] [--no-sink-slices] [--vector-width 8] [--P 64]
 //                 [--dropout P] [--variational-dropout] [--zoneout STATE=Z,...] [--weight-drop PARAM=P,...]
-//                 [--regularizers-ab]
+//                 [--regularizers-ab] [--one-hot-ab]
 //
 // Times are per training step, median over the repetitions after the warm-up.
 //
@@ -32,6 +32,11 @@
 //   --regularizers-ab  as --telemetry-ab, the network without the regularizers ("off", the main
 //                    fields) against the one with them ("regularized"); "regularizer_cost" =
 //                    median(with) / median(without) - 1.
+//   --one-hot-ab     as --telemetry-ab, a character model's cells given their one-hot input as X
+//                    floats ("off", the main fields; no input gradient, as the trainer compiled them)
+//                    against the same network given the indices (NetworkSpec::one_hot_input: layer
+//                    0's input products become gathers and scatter-adds); "one_hot_speedup" =
+//                    median(floats) / median(indices). Use X = the vocabulary (char-rnn: 65).
 // "compile_ms" is the timed network's own compile time (CompileStats::total_ms).
 #include <algorithm>
 #include <chrono>
@@ -113,13 +118,14 @@ CompileTimes measure_compile_times(const ir::Graph& cell, const ir::NetworkSizes
   return times;
 }
 
-// The buffers of one training step; both networks of --telemetry-ab share them (same cell, same
-// parameter layout).
+// The buffers of one training step; both networks of an A/B run share them (same cell, same
+// parameter layout). With `one_hot`, x is the one-hot form of random indices.
 struct StepBuffers {
   std::vector<float> params, dparams, x, dx, y, dy;
+  std::vector<int32_t> indices;
   std::vector<std::vector<float>> s0, sT, dsT, ds0;
 
-  explicit StepBuffers(const CompiledNetwork& net) {
+  StepBuffers(const CompiledNetwork& net, bool one_hot) {
     const ir::NetworkSizes& s = net.sizes();
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> u(-0.08f, 0.08f), v(-1.0f, 1.0f);
@@ -132,6 +138,15 @@ struct StepBuffers {
     dy.resize(y.size());
     for (float& e : x) e = v(rng);
     for (float& e : dy) e = v(rng);
+    if (one_hot) {
+      const int64_t X = net.input_width();
+      indices.resize(static_cast<size_t>(s.unroll * s.batch));
+      std::fill(x.begin(), x.end(), 0.0f);
+      for (size_t r = 0; r < indices.size(); ++r) {
+        indices[r] = static_cast<int32_t>(rng() % static_cast<uint32_t>(X));
+        x[r * static_cast<size_t>(X) + static_cast<size_t>(indices[r])] = 1.0f;
+      }
+    }
     const size_t S = net.state_names().size();
     s0.resize(S), sT.resize(S), dsT.resize(S), ds0.resize(S);
     for (size_t k = 0; k < S; ++k) {
@@ -145,10 +160,12 @@ struct StepBuffers {
   std::pair<double, double> step(CompiledNetwork& net) {
     std::vector<std::span<const float>> s0c(s0.begin(), s0.end()), dsTc(dsT.begin(), dsT.end());
     std::vector<std::span<float>> sTs(sT.begin(), sT.end()), ds0s(ds0.begin(), ds0.end());
+    const NetworkInput in = net.spec().one_hot_input ? NetworkInput::one_hot(indices) : NetworkInput(x);
+    const std::span<float> d_in = net.spec().input_gradient ? std::span<float>(dx) : std::span<float>();
     const auto t0 = Clock::now();
-    net.forward(params, x, s0c, y, sTs);
+    net.forward(params, in, s0c, y, sTs);
     const auto t1 = Clock::now();
-    net.backward(params, x, dy, dsTc, dparams, dx, ds0s);
+    net.backward(params, in, dy, dsTc, dparams, d_in, ds0s);
     const auto t2 = Clock::now();
     return {std::chrono::duration<double, std::milli>(t1 - t0).count(),
             std::chrono::duration<double, std::milli>(t2 - t1).count()};
@@ -191,7 +208,7 @@ std::map<std::string, double> named_rates(const std::string& text) {
 int main(int argc, char** argv) {
   std::string cell_name = "lstm";
   ir::NetworkSpec regularized;  // only its regularizer fields: dropout, zoneout, weight drop
-  bool regularizers_ab = false;
+  bool regularizers_ab = false, one_hot_ab = false;
   int64_t T = 50, B = 32, X = 256, H = 256, L = 1, P = 0;
   int threads = 1, reps = 20, warmup = 3, block = 3;
   bool telemetry_ab = false, compile_times = false;
@@ -232,6 +249,7 @@ int main(int argc, char** argv) {
     else if (a == "--zoneout") regularized.zoneout = named_rates(next());
     else if (a == "--weight-drop") regularized.weight_drop = named_rates(next());
     else if (a == "--regularizers-ab") regularizers_ab = true;
+    else if (a == "--one-hot-ab") one_hot_ab = true;
     else {
       std::fprintf(stderr, "cellforge_rnn: unknown option %s\n", a.c_str());
       return 2;
@@ -245,8 +263,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cellforge_rnn: --telemetry and --telemetry-ab exclude each other\n");
     return 2;
   }
-  if (telemetry_ab && regularizers_ab) {
-    std::fprintf(stderr, "cellforge_rnn: --telemetry-ab and --regularizers-ab exclude each other\n");
+  if (telemetry_ab + regularizers_ab + one_hot_ab > 1) {
+    std::fprintf(stderr, "cellforge_rnn: --telemetry-ab, --regularizers-ab and --one-hot-ab exclude each other\n");
     return 2;
   }
   options.threads = threads;
@@ -258,15 +276,20 @@ int main(int argc, char** argv) {
   with_regularizers.dropout_per_sequence = regularized.dropout_per_sequence;
   with_regularizers.zoneout = regularized.zoneout;
   with_regularizers.weight_drop = regularized.weight_drop;
+  if (one_hot_ab) {
+    plain.input_gradient = false;  // the "off" network: one-hot floats, as the trainer compiled them before
+    with_regularizers = plain;
+    with_regularizers.one_hot_input = true;
+  }
 
   // First, while the process has compiled nothing: the cold compile must compile the libraries.
   CompileTimes times;
   if (compile_times) times = measure_compile_times(cell, sizes, options);
 
-  CompiledNetwork net = CompiledNetwork::compile(regularizers_ab ? plain : with_regularizers, options);
-  StepBuffers buffers(net);
+  CompiledNetwork net = CompiledNetwork::compile(regularizers_ab || one_hot_ab ? plain : with_regularizers, options);
+  StepBuffers buffers(net, one_hot_ab);
   Samples off, on;
-  if (!telemetry_ab && !regularizers_ab) {
+  if (!telemetry_ab && !regularizers_ab && !one_hot_ab) {
     for (int r = 0; r < warmup + reps; ++r) {
       auto t = buffers.step(net);
       if (r >= warmup) off.add(t);
@@ -309,6 +332,11 @@ int main(int argc, char** argv) {
                 "\"regularizer_cost\":%.4f,\"ab_block\":%d",
                 median(on.total), *std::min_element(on.total.begin(), on.total.end()), median(on.fwd), median(on.bwd),
                 median(on.total) / median(off.total) - 1, block);
+  if (one_hot_ab)
+    std::printf(",\"one_hot\":{\"ms_median\":%.3f,\"ms_min\":%.3f,\"fwd_ms_median\":%.3f,\"bwd_ms_median\":%.3f},"
+                "\"one_hot_speedup\":%.4f,\"ab_block\":%d",
+                median(on.total), *std::min_element(on.total.begin(), on.total.end()), median(on.fwd), median(on.bwd),
+                median(off.total) / median(on.total), block);
   if (telemetry_ab)
     std::printf(",\"telemetry_on\":{\"ms_median\":%.3f,\"ms_min\":%.3f,\"ms_all\":%s,\"fwd_ms_median\":%.3f,"
                 "\"bwd_ms_median\":%.3f},\"telemetry_cost\":%.4f,\"ab_block\":%d",

@@ -111,6 +111,12 @@ void check_spec(const NetworkSpec& spec) {
     user_error("the network lists ", spec.layers.size(), " layers but its sizes say ", sizes.layers);
   if (!(spec.dropout >= 0 && spec.dropout < 1))
     user_error("dropout must be a probability in [0, 1), got ", spec.dropout);
+  if (spec.one_hot_input && spec.input_gradient)
+    user_error("one_hot_input is set and so is input_gradient, but a one-hot input is given as indices, which have "
+               "no gradient; set input_gradient = false (or give the input as X floats per step)");
+  if (spec.one_hot_input && sizes.input > (int64_t{1} << 31) - 1)
+    user_error("one_hot_input with input size ", sizes.input, ": indices are int32, so the input size must be at most ",
+               (int64_t{1} << 31) - 1);
   // Zoneout names states, weight drop parameters, of at least one layer's cell.
   auto check_rates = [&](const std::map<std::string, double>& rates, const char* what, const char* meaning, Op kind,
                          const char* kind_name) {

@@ -51,6 +51,11 @@ struct NetworkSpec {
   // false: the network's input needs no gradient (one-hot characters, fixed features); backward()
   // then takes an empty dx and skips the products that would compute it.
   bool input_gradient = true;
+  // true: the network's input is one-hot (X = the vocabulary, a character model's): each call gives,
+  // per step and sequence, the index of the one feature that is 1 instead of X floats, and layer 0's
+  // products W x become row gathers of W's columns (their weight gradients scatter-adds) instead of
+  // GEMMs over X mostly-zero columns. Needs input_gradient = false (an index has no gradient).
+  bool one_hot_input = false;
   // Zoneout (Krueger et al. 2016): state name -> z in [0, 1), the probability that an element of
   // that state keeps its previous value at a training step, in every layer whose cell has the
   // state. A cell whose output is that state outputs the zoned value. Rates of 0 change nothing.

@@ -57,7 +57,7 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   for (const ir::LayerSpec& layer : plan.spec.layers) key << ir::print(layer.cell) << layer.bidirectional << "\n";
   // (Weight drop changes the parameters a call passes, not the code.)
   key << "lengths " << plan.spec.variable_lengths << " dropout " << (plan.spec.dropout > 0)
-      << " input-gradient " << plan.spec.input_gradient << " zoneout";
+      << " input-gradient " << plan.spec.input_gradient << " one-hot " << plan.spec.one_hot_input << " zoneout";
   for (int64_t l = 0; l < plan.sizes.layers; ++l)
     for (const std::string& state : plan.spec.zoned_states(l)) key << " " << l << ":" << state;
   key << " input " << plan.sizes.input
@@ -101,6 +101,43 @@ void check_steps(const char* what, std::span<const float> buffer, const ir::Netw
                "][", width_name, "=", width, "]", steps);
   }
   check_buffer(what, buffer.size(), s.unroll * per_step, buffer.data());
+}
+
+// The call's x, checked: [T][B][X] floats, or for a one-hot network [T][B] indices, each in
+// [0, X). Gives what the generated code reads (slot kInput) and its size in 4-byte elements.
+std::span<const float> checked_input(const NetworkPlan& plan, const NetworkInput& x) {
+  const auto& s = plan.sizes;
+  if (!plan.spec.one_hot_input) {
+    if (x.is_one_hot())
+      user_error("x is given as ", x.indices().size(), " one-hot indices, but the network was compiled for ",
+                 plan.input_width, " input floats per step; compile with NetworkSpec::one_hot_input = true (and "
+                 "input_gradient = false), or pass x as [T][B][X] floats");
+    check_steps("x", x.dense(), s, "X", plan.input_width);
+    return x.dense();
+  }
+  if (!x.is_one_hot())
+    user_error("x is given as ", x.dense().size(), " floats, but the network was compiled with one_hot_input: pass ",
+               "the index of each step's one feature, [T=", s.unroll, "][B=", s.batch, "] int32, as NetworkInput::one_hot(indices)");
+  std::span<const int32_t> indices = x.indices();
+  if (static_cast<int64_t>(indices.size()) != s.unroll * s.batch)
+    user_error("x has ", indices.size(), " one-hot indices; expected ", s.unroll * s.batch, " = [T=", s.unroll, "][B=",
+               s.batch, "], one per step of each sequence");
+  for (size_t i = 0; i < indices.size(); ++i)
+    if (indices[i] < 0 || indices[i] >= plan.input_width)
+      user_error("x's one-hot index ", indices[i], " at step ", static_cast<int64_t>(i) / s.batch, ", sequence ",
+                 static_cast<int64_t>(i) % s.batch, " is outside [0, ", plan.input_width,
+                 "): an index names one of the input's X = ", plan.input_width, " features");
+  return {reinterpret_cast<const float*>(indices.data()), indices.size()};
+}
+
+// A one-hot input that layer 0's products do not read as indices (NetworkPlan::one_hot_dense):
+// its [T][B][X] floats, written into the workspace.
+void expand_one_hot(const NetworkPlan& plan, float* workspace, std::span<const int32_t> indices) {
+  const llvm_backend::Location& where = plan.one_hot_dense;
+  if (!where.valid()) return;
+  float* dense = workspace + where.offset;
+  std::fill(dense, dense + static_cast<int64_t>(indices.size()) * where.row_stride, 0.0f);
+  for (size_t r = 0; r < indices.size(); ++r) dense[static_cast<int64_t>(r) * where.row_stride + indices[r]] = 1.0f;
 }
 
 // A buffer a call writes must not share memory with another buffer of the call: the generated
@@ -307,13 +344,13 @@ std::vector<std::string> CompiledNetwork::state_names() const {
 int64_t CompiledNetwork::state_width(size_t state, size_t unit) const { return impl_->plan.states.at(state).width.at(unit); }
 int64_t CompiledNetwork::state_floats(size_t state) const { return state_floats_of(impl_->plan, state); }
 
-void CompiledNetwork::forward(std::span<const float> params, std::span<const float> x,
+void CompiledNetwork::forward(std::span<const float> params, NetworkInput input,
                               const std::vector<std::span<const float>>& initial_states, std::span<float> y,
                               const std::vector<std::span<float>>& final_states, const CallOptions& call) {
   const NetworkPlan& plan = impl_->plan;
   const auto& s = plan.sizes;
   check_buffer("params", params.size(), plan.param_floats, params.data());
-  check_steps("x", x, s, "X", plan.input_width);
+  const std::span<const float> x = checked_input(plan, input);
   check_steps("y", y, s, "Y", plan.output_width);
   check_states("initial_states", initial_states.size(), plan);
   check_states("final_states", final_states.size(), plan);
@@ -337,7 +374,7 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
     check_no_overlap(buffers);
   }
   if (impl_->options.strict) {
-    check_finite("x", x, s.batch, plan.input_width);
+    if (!input.is_one_hot()) check_finite("x", x, s.batch, plan.input_width);
     for (size_t k = 0; k < plan.states.size(); ++k)
       for (size_t u = 0; u < plan.units.size(); ++u) {
         const int64_t w = plan.states[k].width[u];
@@ -376,6 +413,7 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   // there is no forward for backward() to follow.
   impl_->forward_done = false;
   fill_call_inputs(plan, impl_->workspace.get(), call, *impl_->pool);
+  if (input.is_one_hot()) expand_one_hot(plan, impl_->workspace.get(), input.indices());
   if (drop_weights) drop_parameters(*impl_, params, call.dropout_seed);
   impl_->weights_dropped = drop_weights;
   slots[llvm_backend::kInput] = const_cast<float*>(x.data());
@@ -393,14 +431,14 @@ void CompiledNetwork::forward(std::span<const float> params, std::span<const flo
   if (!reuse_packed && impl_->options.strict) impl_->packed_from.assign(params.begin(), params.end());
 }
 
-void CompiledNetwork::backward(std::span<const float> params, std::span<const float> x, std::span<const float> dy,
+void CompiledNetwork::backward(std::span<const float> params, NetworkInput input, std::span<const float> dy,
                                const std::vector<std::span<const float>>& d_final_states, std::span<float> dparams,
                                std::span<float> dx, const std::vector<std::span<float>>& d_initial_states) {
   const NetworkPlan& plan = impl_->plan;
   const auto& s = plan.sizes;
   if (!impl_->forward_done) user_error("backward() needs a forward() of the same parameters and inputs first");
   check_buffer("params", params.size(), plan.param_floats, params.data());
-  check_steps("x", x, s, "X", plan.input_width);
+  const std::span<const float> x = checked_input(plan, input);
   check_steps("dy", dy, s, "Y", plan.output_width);
   check_buffer("dparams", dparams.size(), plan.param_floats, dparams.data());
   if (plan.spec.input_gradient)

@@ -11,7 +11,8 @@
 // Buffer layouts (all float32, row-major, contiguous):
 //   params, dparams  the flat parameter buffer: parameters() gives each one's layer, name, shape
 //                    and offset; matrices are [rows, cols] row-major (PyTorch's layout)
-//   x, dx            [T][B][X]
+//   x, dx            [T][B][X]; a one-hot input (NetworkSpec::one_hot_input): x = [T][B] int32
+//                    indices (NetworkInput::one_hot), no dx
 //   y, dy            [T][B][Y]   (Y = the top layer's output length, output_width())
 //   states           one buffer per state name, in state_names() order, holding every unit
 //                    (layer and direction) whose cell has that state, in unit order, each [B][S]:
@@ -22,6 +23,7 @@
 // buffer a call writes (y, final states; dparams, dx, d_initial states) may not overlap any other.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -98,6 +100,31 @@ struct CallOptions {
   bool parameters_unchanged = false;
 };
 
+/// The input x of a call: [T][B][X] floats, or for a network compiled with
+/// NetworkSpec::one_hot_input the index of the one feature that is 1 at each step of each sequence,
+/// [T][B] int32 in [0, X) (NetworkInput::one_hot(indices)).
+class NetworkInput {
+ public:
+  NetworkInput() = default;
+  template <class Floats>
+    requires std::convertible_to<Floats &&, std::span<const float>>
+  NetworkInput(Floats&& x) : dense_(std::forward<Floats>(x)) {}  // NOLINT: implicit, as a span would be
+  static NetworkInput one_hot(std::span<const int32_t> indices) {
+    NetworkInput in;
+    in.indices_ = indices;
+    in.is_one_hot_ = true;
+    return in;
+  }
+  bool is_one_hot() const { return is_one_hot_; }
+  std::span<const float> dense() const { return dense_; }
+  std::span<const int32_t> indices() const { return indices_; }
+
+ private:
+  std::span<const float> dense_;
+  std::span<const int32_t> indices_;
+  bool is_one_hot_ = false;
+};
+
 class CompiledNetwork {
  public:
   static CompiledNetwork compile(const ir::NetworkSpec& spec, const NetworkOptions& options = {});
@@ -131,12 +158,12 @@ class CompiledNetwork {
   const llvm_backend::NetworkPlan& plan() const;
 
   /// Runs the network, keeping what backward() needs.
-  void forward(std::span<const float> params, std::span<const float> x,
+  void forward(std::span<const float> params, NetworkInput x,
                const std::vector<std::span<const float>>& initial_states, std::span<float> y,
                const std::vector<std::span<float>>& final_states, const CallOptions& call = {});
 
   /// BPTT: the gradients of L = <dy, y> + sum_s <d_final_states[s], s_T>.
-  void backward(std::span<const float> params, std::span<const float> x, std::span<const float> dy,
+  void backward(std::span<const float> params, NetworkInput x, std::span<const float> dy,
                 const std::vector<std::span<const float>>& d_final_states, std::span<float> dparams,
                 std::span<float> dx, const std::vector<std::span<float>>& d_initial_states);
 

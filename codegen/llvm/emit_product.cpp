@@ -1,4 +1,5 @@
-// Lowering of products (matmul, matmul_t, outer) and batch sums, and of concatenations.
+// Lowering of products (matmul, matmul_t, outer) and batch sums, and of concatenations. Products
+// of a one-hot input given as indices are gathers and scatters (emit_index_product.cpp).
 //
 // A product runs over all rows of its phase at once: the B rows of one step inside the time loop,
 // all T*B rows before or after it. The output columns or rows (ProductPlan::split_rows) are split
@@ -85,6 +86,7 @@ void emit_matrix_vector_product(Lowering& l, const ScanPlan& scan, const GemmSpe
 }  // namespace
 
 void emit_product(Lowering& l, const ScanPlan& scan, NodeId node, llvm::Value* step, llvm::Value* rows) {
+  if (const IndexProduct* product = scan.index_product(node)) return emit_index_product(l, scan, *product, step, rows);
   auto& b = l.b();
   const passes::ScanSchedule& s = l.plan().schedule_of(scan);
   const ir::Graph& g = s.graph;
@@ -234,6 +236,7 @@ void emit_packing(Lowering& l, const ScanPlan& scan) {
   const ir::Graph& g = l.plan().schedule_of(scan).graph;
   bool any = false;
   for (const ProductPlan& product : scan.products) any = any || product.packed.valid();
+  for (const IndexProduct& product : scan.index_products) any = any || (product.table.valid() && g.node(product.node).op == Op::matmul);
   if (!any) return;
   // Every thread reads the same slot, so all of them skip the packs and their barrier, or none.
   auto& b = l.b();
@@ -249,6 +252,7 @@ void emit_packing(Lowering& l, const ScanPlan& scan) {
     auto [begin, end] = l.thread_range(l.int64(product.spec.n), gemm_column_granule(product.spec));
     b.CreateCall(pack, {weights, l.address(product.packed, nullptr, nullptr, nullptr), begin, end});
   }
+  emit_index_tables(l, scan);
   l.barrier();
   b.CreateBr(packed);
   b.SetInsertPoint(packed);

@@ -110,6 +110,14 @@ void emit_group(Lowering& l, const ScanPlan& scan, const passes::FusionGroup& gr
 /// One product (matmul, matmul_t, outer) or batch sum of a scan, this thread's share of it.
 void emit_product(Lowering& l, const ScanPlan& scan, ir::NodeId node, llvm::Value* step, llvm::Value* rows);
 
+/// A product of a one-hot operand given as indices (IndexProduct): this thread's share of it.
+void emit_index_product(Lowering& l, const ScanPlan& scan, const IndexProduct& product, llvm::Value* step,
+                        llvm::Value* rows);
+
+/// The tables of the scan's one-hot gathers of W x (W transposed), this thread's share; part of
+/// emit_packing (and skipped with it when the parameters are those of the previous call).
+void emit_index_tables(Lowering& l, const ScanPlan& scan);
+
 /// Packs the parameters that the scan's products read prepacked (before the scan), unless the call
 /// says the previous call's packs are still valid (slot kReusePacked not null).
 void emit_packing(Lowering& l, const ScanPlan& scan);

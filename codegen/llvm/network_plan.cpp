@@ -319,10 +319,26 @@ ScanPlan plan_scan(const passes::ScanSchedule& s, int64_t layer, bool reverse, c
   for (NodeId id = 0; id < n; ++id)
     if (is_view(id) && plan.location[g.node(id).args[0]].valid())
       plan.location[id] = plan.location[g.node(id).args[0]].shifted(g.node(id).offset.bind(bindings));
+  // Products of a one-hot operand given as indices: gathers and scatter-adds (IndexProduct).
+  auto is_index = [&](NodeId v) {
+    return !buffers.index_input.empty() && g.node(v).op == Op::input && g.node(v).name == buffers.index_input;
+  };
   // Matrix products as generated GEMMs.
   for (NodeId id = 0; id < n; ++id) {
     const Node& node = g.node(id);
     if (node.op != Op::matmul && node.op != Op::matmul_t && node.op != Op::outer) continue;
+    if (is_index(node.args[1]) || (node.op == Op::outer && is_index(node.args[0]))) {
+      const bool index_first = node.op == Op::outer && is_index(node.args[0]);
+      IndexProduct product{id, node.args[index_first ? 0 : 1], node.args[index_first ? 1 : 0], {}, 0, 0};
+      product.entries = plan.width[product.index];
+      product.width = node.op == Op::outer ? plan.width[product.other] : plan.width[id];
+      if (node.op != Op::matmul_t) {
+        const int64_t stride = aligned(product.width);
+        product.table = {kWorkspace, ws.allocate(product.entries * stride), stride, 0, 0};
+      }
+      plan.index_products.push_back(product);
+      continue;
+    }
     const bool loop = s.phase[id] == Phase::loop;
     const int64_t rows = loop ? batch : steps * batch;  // rows of the phase
     ProductPlan product{id, {}, {}};

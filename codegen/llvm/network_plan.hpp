@@ -91,6 +91,24 @@ struct ProductPlan {
   bool split_rows = false;  // threads take rows of C (at multiples of the tile's rows), else columns
 };
 
+/// A product of a one-hot operand given as one int32 index per row (NetworkSpec::one_hot_input),
+/// which costs a copy of R floats per row instead of a GEMM over X mostly-zero columns:
+///   W x      (matmul)    out[r] = column idx[r] of W = row idx[r] of `table`, W transposed into
+///                        the table before the scan (with the GEMMs' packing, and skipped with it)
+///   W^T x    (matmul_t)  out[r] = row idx[r] of W itself (no table)
+///   outer(a, x), outer(x, a)  (the weight gradients) row r of a is added into row idx[r] of
+///                        `table`, then the table is written out (transposed for outer(a, x))
+/// Each thread gathers its rows, or scatters its block of the R features over every row in order,
+/// so that the sums do not depend on the thread count.
+struct IndexProduct {
+  ir::NodeId node;
+  ir::NodeId index;       // the operand that is the index input
+  ir::NodeId other;       // W, or a for an outer product
+  Location table;         // [X][R] in the workspace (row stride R rounded up), or invalid
+  int64_t entries = 0;    // X: one-hot features
+  int64_t width = 0;      // R: floats per gathered or scattered row
+};
+
 /// The plan of one unit's forward or backward scan.
 struct ScanPlan {
   int64_t layer = 0;
@@ -110,6 +128,7 @@ struct ScanPlan {
   std::vector<std::vector<Location>> also_at;
   std::vector<Zeroing> zero_first;   // cleared before the scan starts
   std::vector<ProductPlan> products;
+  std::vector<IndexProduct> index_products;
   // Threads take a phase's rows at multiples of this, in every loop and copy split by rows: the
   // tile's rows when the loop's products split rows, so that in each step a thread reads only the
   // rows it wrote and the time loop needs no barrier.
@@ -123,6 +142,11 @@ struct ScanPlan {
   int64_t feature_split = 0;
   const ProductPlan* product(ir::NodeId node) const {
     for (const ProductPlan& p : products)
+      if (p.node == node) return &p;
+    return nullptr;
+  }
+  const IndexProduct* index_product(ir::NodeId node) const {
+    for (const IndexProduct& p : index_products)
       if (p.node == node) return &p;
     return nullptr;
   }
@@ -190,6 +214,11 @@ struct NetworkPlan {
   int64_t param_floats = 0;
   std::vector<StateInfo> states;
   int64_t input_width = 0;   // X
+  // NetworkSpec::one_hot_input: the caller's indices are read by layer 0's products as they are
+  // (every use of its input is a product IndexProduct covers), or else expanded by the runtime into
+  // one_hot_dense ([T][B][X] in the workspace) before the forward pass, which then reads that.
+  bool input_gathered = false;
+  Location one_hot_dense;
   int64_t output_width = 0;  // Y of the top layer
   std::vector<ScanPlan> forward, backward;  // per unit
   TelemetryOptions telemetry_options;

@@ -46,6 +46,29 @@ bool is_gate(const ir::Graph& g, NodeId id) {
   return (n.op == Op::sigmoid || n.op == Op::tanh) && !g.label(id).empty() && !n.type.shared;
 }
 
+// Whether every use of the input `x` in a layer's step graphs is a product an IndexProduct covers
+// (W x or W^T x of a parameter W, or an outer product of x and a per-row value), so that the
+// products can read a one-hot input as indices.
+bool reads_input_only_in_products(const passes::LayerSchedule& schedule, const std::string& x) {
+  for (const ir::Graph* g : {&schedule.forward.graph, &schedule.backward.graph}) {
+    const int64_t leaf = g->find_leaf(Op::input, x);
+    if (leaf < 0) continue;
+    const NodeId v = static_cast<NodeId>(leaf);
+    for (const ir::Output& o : g->outputs())
+      if (o.node == v) return false;
+    for (NodeId id = 0; id < g->size(); ++id) {
+      const Node& n = g->node(id);
+      for (size_t k = 0; k < n.args.size(); ++k) {
+        if (n.args[k] != v) continue;
+        const bool of_param = (n.op == Op::matmul || n.op == Op::matmul_t) && k == 1 && g->node(n.args[0]).op == Op::param;
+        const bool outer = n.op == Op::outer && n.args[1 - k] != v && !g->type(n.args[1 - k]).shared;
+        if (!of_param && !outer) return false;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions& options,
@@ -121,6 +144,16 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
   };
 
   Workspace ws;
+  // Inputs the caller's call fills: the step mask, the dropout masks of layers above the first, and
+  // each unit's zoneout masks, and a one-hot input expanded from its indices when layer 0's
+  // products cannot read the indices. They are dense [T][B][width] (the caller's fill numbers their
+  // elements in that order).
+  auto dense = [&](int64_t width) { return Location{kWorkspace, ws.allocate(T * B * width), width, B * width, 0}; };
+  if (spec.one_hot_input) {
+    p.input_gathered = reads_input_only_in_products(p.schedules[static_cast<size_t>(p.layer_schedule[0])],
+                                                    ir::input_name(spec.layers[0].cell));
+    if (!p.input_gathered) p.one_hot_dense = dense(spec.sizes.input);
+  }
   // Histories: [T+1][B][S] per unit and state.
   std::vector<std::vector<Location>> history(U), d_history(U);
   for (size_t u = 0; u < U; ++u)
@@ -138,7 +171,11 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
     const int64_t x_width = bindings[li].at("X");
     output_length[li] = cell.type(cell.find_output(Role::output, ir::output_name(cell))->node).rows.bind(bindings[li]);
     const int64_t y_width = output_length[li] * spec.directions(l);
-    layer_input[li] = l == 0 ? Location{kInput, 0, x_width, B * x_width, 0} : layer_output[li - 1];
+    // A gathered one-hot input is one int32 index per row.
+    layer_input[li] = l > 0               ? layer_output[li - 1]
+                      : p.input_gathered  ? Location{kInput, 0, 1, B, 0}
+                      : spec.one_hot_input ? p.one_hot_dense
+                                           : Location{kInput, 0, x_width, B * x_width, 0};
     d_layer_input[li] = l == 0 ? Location{kDInput, 0, x_width, B * x_width, 0} : sequence(ws, T, B, x_width);
     if (l == L - 1) {
       layer_output[li] = {kOutput, 0, y_width, B * y_width, 0};
@@ -164,10 +201,6 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
   }
   p.input_width = spec.sizes.input;
   p.output_width = output_length[static_cast<size_t>(L - 1)] * spec.directions(L - 1);
-  // Inputs the caller's call fills: the step mask, the dropout masks of layers above the first, and
-  // each unit's zoneout masks.
-  // They are dense [T][B][width] (the caller's fill numbers their elements in that order).
-  auto dense = [&](int64_t width) { return Location{kWorkspace, ws.allocate(T * B * width), width, B * width, 0}; };
   if (spec.variable_lengths) p.step_mask = dense(1);
   p.dropout_masks.assign(static_cast<size_t>(L), Location{});
   for (int64_t l = 1; l < L && spec.dropout > 0; ++l)
@@ -203,7 +236,9 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
       if (ir::is_added_input(leaf.name)) return p.zoneout_masks[u][state_index(leaf.name.substr(std::strlen(ir::kZoneoutMaskPrefix)))];
       return layer_input[li];
     };
+    const std::string index_input = l == 0 && p.input_gathered ? x_name : "";
     ScanBuffers fwd;
+    fwd.index_input = index_input;
     fwd.leaf = [&](const Node& leaf) -> Location {
       switch (leaf.op) {
         case Op::input: return input_location(leaf);
@@ -239,6 +274,7 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
     p.forward.push_back(std::move(forward));
 
     ScanBuffers bwd;
+    bwd.index_input = index_input;
     bwd.leaf = [&](const Node& leaf) -> Location {
       switch (leaf.op) {
         case Op::input: return input_location(leaf);

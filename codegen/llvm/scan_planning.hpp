@@ -45,6 +45,8 @@ struct ScanBuffers {
   std::function<ResultTarget(const ir::Output&)> result;
   /// Values to keep in memory for every step even if nothing reads them later (telemetry's gates).
   std::function<bool(ir::NodeId)> keep_every_step;
+  /// The input leaf (by name) that holds one int32 index per row, read by IndexProducts; "" if none.
+  std::string index_input;
 };
 
 /// The storage of one scan: leaves and results as `buffers` says, everything else in the workspace.

@@ -23,11 +23,12 @@ namespace cellforge::cli {
 namespace {
 
 // Renders DOT text to an SVG file with Graphviz's dot, through a temporary file and a rename.
+// The path is checked first: its mistake is the user's whether or not dot is installed.
 void render_svg(const std::string& dot_text, const std::string& path) {
+  check_output_directory(path, "SVG file");
   if (std::system("command -v dot >/dev/null 2>&1") != 0)
     user_error("--svg needs Graphviz's dot, which is not installed; install it (apt-get install graphviz) or "
                "leave out --svg and render the DOT text with any Graphviz viewer");
-  check_output_directory(path, "SVG file");
   const std::string temporary = path + ".tmp";
   FILE* pipe = popen(("dot -Tsvg -o '" + temporary + "'").c_str(), "w");
   if (!pipe) user_error("cannot start Graphviz's dot to write '", path, "'");

@@ -80,6 +80,7 @@ ir::NetworkSpec cell_network(const ModelSpec& spec, int64_t batch, int64_t unrol
   network.dropout = spec.layers > 1 ? spec.dropout : 0.0;
   network.dropout_per_sequence = spec.layers > 1 && spec.dropout_per_sequence;
   network.input_gradient = spec.encoding == InputEncoding::embedding;
+  network.one_hot_input = spec.encoding == InputEncoding::one_hot;
   network.zoneout = spec.zoneout;
   network.weight_drop = spec.weight_drop;
   return network;
@@ -145,8 +146,14 @@ Network::Network(const ModelSpec& spec, int64_t batch, int64_t unroll, const Net
   cell_grads_.assign(cell_params_.size(), 0.0f);
   head_params_.assign(static_cast<size_t>(head_.parameter_floats()), 0.0f);
   head_grads_.assign(head_params_.size(), 0.0f);
-  x_.assign(static_cast<size_t>(unroll * batch * X), 0.0f);
-  if (spec_.encoding == InputEncoding::embedding) dx_.assign(x_.size(), 0.0f);  // else empty: no input gradient
+  // One-hot characters go to the cells as indices (NetworkSpec::one_hot_input), an embedding as
+  // its rows, whose gradient the cells compute.
+  if (spec_.encoding == InputEncoding::one_hot) {
+    indices_.assign(static_cast<size_t>(unroll * batch), 0);
+  } else {
+    x_.assign(static_cast<size_t>(unroll * batch * X), 0.0f);
+    dx_.assign(x_.size(), 0.0f);
+  }
   y_.assign(static_cast<size_t>(unroll * batch * Y), 0.0f);
   dy_.assign(y_.size(), 0.0f);
   head_dx_.assign(static_cast<size_t>(batch * Y), 0.0f);
@@ -225,13 +232,16 @@ void Network::encode(std::span<const int32_t> inputs) {
       user_error("input token ", inputs[r], " at step ", r / batch_, ", sequence ", r % batch_,
                  " is outside the vocabulary [0, ", V, ")");
   if (spec_.encoding == InputEncoding::one_hot) {
-    std::fill(x_.begin(), x_.end(), 0.0f);
-    for (int64_t r = 0; r < rows; ++r) x_[static_cast<size_t>(r * V + inputs[r])] = 1.0f;
+    std::copy(inputs.begin(), inputs.end(), indices_.begin());
   } else {
     const int64_t E = spec_.embedding;
     for (int64_t r = 0; r < rows; ++r)
       std::memcpy(&x_[static_cast<size_t>(r * E)], &embedding_[static_cast<size_t>(inputs[r] * E)], E * sizeof(float));
   }
+}
+
+NetworkInput Network::cell_input() const {
+  return spec_.encoding == InputEncoding::one_hot ? NetworkInput::one_hot(indices_) : NetworkInput(x_);
 }
 
 // The head's dropout mask, drawn as the compiled network draws the masks of its layers, on the
@@ -257,7 +267,7 @@ void Network::run_forward(std::span<const int32_t> inputs, States& states, const
   encode(inputs);
   std::vector<std::span<const float>> initial(states.begin(), states.end());
   std::vector<std::span<float>> final(final_states_.begin(), final_states_.end());
-  cells_.forward(cell_params_, x_, initial, y_, final, call);
+  cells_.forward(cell_params_, cell_input(), initial, y_, final, call);
   head_dropped_ = false;
   if (call.training && spec_.dropout > 0) {
     std::span<const float> y = head_input();
@@ -322,7 +332,7 @@ double Network::train_batch(std::span<const int32_t> inputs, std::span<const int
   }
   std::vector<std::span<const float>> d_final(d_final_states_.begin(), d_final_states_.end());
   std::vector<std::span<float>> d_initial(d_initial_states_.begin(), d_initial_states_.end());
-  cells_.backward(cell_params_, x_, dy_, d_final, cell_grads_, dx_, d_initial);
+  cells_.backward(cell_params_, cell_input(), dy_, d_final, cell_grads_, dx_, d_initial);
   if (spec_.encoding == InputEncoding::embedding) {
     const int64_t E = spec_.embedding;
     std::fill(embedding_grad_.begin(), embedding_grad_.end(), 0.0f);

@@ -154,6 +154,7 @@ class Network {
   void encode(std::span<const int32_t> inputs);
   void run_forward(std::span<const int32_t> inputs, States& states, const CallOptions& call);
   std::span<const float> head_input() const;
+  NetworkInput cell_input() const;  // what encode() made of the inputs
   void draw_head_mask(uint64_t dropout_seed);
   double loss_and_gradient(std::span<const int32_t> targets, bool with_gradient);
 
@@ -164,7 +165,8 @@ class Network {
   int64_t head_rows_;  // rows the head sees: T*B (every_step) or B (last_step)
   std::vector<float> embedding_, embedding_grad_;
   std::vector<float> cell_params_, cell_grads_, head_params_, head_grads_;
-  std::vector<float> x_, dx_, y_, dy_, head_dx_, logits_, dlogits_;
+  std::vector<int32_t> indices_;  // one-hot input: the batch's characters, [T][B]
+  std::vector<float> x_, dx_, y_, dy_, head_dx_, logits_, dlogits_;  // x_, dx_: an embedding's rows
   std::vector<float> head_mask_, y_dropped_;  // dropout on the head's input: [rows the head sees][Y] each
   bool head_dropped_ = false;                 // the last forward pass fed the head y_dropped_
   std::vector<double> row_loss_, exp_scratch_;  // the loss: each row's, and exp(z - max z) of a row per thread

@@ -1,0 +1,272 @@
+// NetworkSpec::one_hot_input: a one-hot input given as indices. The oracle is the same network given
+// the one-hot floats (input_gradient = false), itself checked against the reference interpreter by the
+// other differential tests. With indices, layer 0's W x is a gather (exact: the GEMM adds only zero
+// terms to the one product w * 1) and its weight gradient a scatter-add over the rows in order (the
+// GEMM sums the same terms in another association): outputs, final states and every gradient but the
+// gathered weights' are bitwise the dense network's, those within a float rounding of it; on 1, 2 and
+// 3 threads the indexed network is bitwise the same. A cell that reads x other than through products
+// (x * (V h), stop_gradient x) falls back to expanding the indices: bitwise the dense network.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "codegen/ir/error.hpp"
+#include "codegen/ir/text.hpp"
+#include "codegen/jit/compiled_network.hpp"
+#include "runtime/zoo/zoo.hpp"
+#include "support/random_floats.hpp"
+
+using namespace cellforge;
+using testing::random_floats;
+
+namespace {
+
+// x * (V h): x is read elementwise, so the products cannot gather it.
+const char* kElementwiseInputCell = R"(cell scaled_input {
+  input %x : [H]
+  state %h : [H]
+  param %V : [H, H]
+  param %W : [H, H]
+  %k = matmul %V, %h : [H]
+  %z = mul %x, %k : [H]
+  %m = matmul %W, %h : [H]
+  %p = add %m, %z : [H]
+  %n = tanh %p : [H]
+  next h = %n
+  output y = %n
+}
+)";
+
+// W^T x: the gather reads rows of W itself, the gradient outer(x, a) scatters into rows.
+const char* kTransposedInputCell = R"(cell transposed_input {
+  input %x : [X]
+  state %h : [H]
+  param %E : [X, H]
+  param %U : [H, H]
+  %e = matmul_t %E, %x : [H]
+  %m = matmul %U, %h : [H]
+  %p = add %e, %m : [H]
+  %n = tanh %p : [H]
+  next h = %n
+  output y = %n
+}
+)";
+
+ir::Graph cell_named(const std::string& name) {
+  if (name == "scaled_input") return ir::parse(kElementwiseInputCell);
+  if (name == "transposed_input") return ir::parse(kTransposedInputCell);
+  return zoo::find(name).build();
+}
+
+struct Run {
+  std::vector<float> y, states, dparams;  // states: final states then d_initial states
+};
+
+Run run(CompiledNetwork& net, const std::vector<int32_t>& indices, const std::vector<int64_t>& lengths) {
+  const auto& s = net.sizes();
+  const size_t rows = static_cast<size_t>(s.unroll * s.batch), X = static_cast<size_t>(s.input);
+  const std::vector<float> params = random_floats(static_cast<size_t>(net.parameter_floats()), 1, 0.5f);
+  const std::vector<float> dy = random_floats(rows * static_cast<size_t>(net.output_width()), 3, 1.0f);
+  std::vector<float> x(rows * X, 0.0f);
+  for (size_t r = 0; r < rows; ++r) x[r * X + static_cast<size_t>(indices[r])] = 1.0f;
+  const NetworkInput input = net.spec().one_hot_input ? NetworkInput::one_hot(indices) : NetworkInput(x);
+  std::vector<std::vector<float>> initial, final, d_final, d_initial;
+  for (size_t k = 0; k < net.state_names().size(); ++k) {
+    const size_t n = static_cast<size_t>(net.state_floats(k));
+    initial.push_back(random_floats(n, 10 + k, 0.5f));
+    d_final.push_back(random_floats(n, 20 + k, 0.5f));
+    final.emplace_back(n);
+    d_initial.emplace_back(n);
+  }
+  CallOptions call;
+  call.lengths = lengths;
+  call.dropout_seed = 9;
+  Run out;
+  out.y.resize(rows * static_cast<size_t>(net.output_width()));
+  out.dparams.resize(params.size());
+  net.forward(params, input, {initial.begin(), initial.end()}, out.y, {final.begin(), final.end()}, call);
+  net.backward(params, input, dy, {d_final.begin(), d_final.end()}, out.dparams, {}, {d_initial.begin(), d_initial.end()});
+  for (const auto* group : {&final, &d_initial})
+    for (const auto& v : *group) out.states.insert(out.states.end(), v.begin(), v.end());
+  return out;
+}
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The largest difference between two gradients relative to the larger's largest magnitude.
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0, scale = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::max(std::fabs(double(a[i])), std::fabs(double(b[i]))));
+  }
+  return worst / scale;
+}
+
+std::vector<int32_t> random_indices(size_t n, int64_t X, uint64_t seed) {
+  std::vector<int32_t> out(n);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& i : out) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    i = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(X));
+  }
+  out[0] = 0;  // the first and the last feature
+  out[1 % n] = static_cast<int32_t>(X - 1);
+  return out;
+}
+
+// The products of layer 0's forward scan: GEMMs and one-hot gathers.
+std::pair<size_t, size_t> layer0_products(const CompiledNetwork& net) {
+  const auto& scan = net.plan().forward.at(0);
+  return {scan.products.size(), scan.index_products.size()};
+}
+
+}  // namespace
+
+TEST_CASE("differential: a one-hot input given as indices computes what the one-hot floats do") {
+  struct Case {
+    const char* cell;
+    int64_t layers;
+    bool bidirectional, lengths;
+    double dropout;
+    bool gathered;  // false: the cell reads x other than in products; the indices are expanded
+  };
+  const std::vector<Case> cases = {
+      {"lstm", 1, false, false, 0.0, true},           {"lstm", 2, false, false, 0.3, true},
+      {"lstm", 2, true, true, 0.0, true},             {"gru", 2, false, true, 0.0, true},
+      {"rnn", 1, false, false, 0.0, true},            {"peephole_lstm", 1, false, false, 0.0, true},
+      {"layernorm_lstm", 2, false, false, 0.0, true}, {"transposed_input", 2, false, true, 0.0, true},
+      {"scaled_input", 2, false, false, 0.2, false},  {"scaled_input", 1, true, true, 0.0, false}};
+  for (const Case& c : cases)
+    for (bool hoist : {true, false})
+      for (int threads : {1, 2}) {
+        INFO(c.cell << " L=" << c.layers << (c.bidirectional ? " bidirectional" : "") << (c.lengths ? " lengths" : "")
+                    << " dropout=" << c.dropout << (hoist ? "" : " no-hoist") << " threads=" << threads);
+        // X = 24 = H: scaled_input needs x as wide as h.
+        const ir::NetworkSizes sizes{.input = 24, .hidden = 24, .batch = 3, .unroll = 5, .layers = c.layers, .extra = {}};
+        ir::NetworkSpec spec = ir::NetworkSpec::stack(cell_named(c.cell), sizes);
+        for (auto& layer : spec.layers) layer.bidirectional = c.bidirectional;
+        spec.variable_lengths = c.lengths;
+        spec.dropout = c.dropout;
+        spec.input_gradient = false;
+        const std::vector<int64_t> lengths = c.lengths ? std::vector<int64_t>{5, 2, 4} : std::vector<int64_t>{};
+        NetworkOptions options;
+        options.threads = threads;
+        options.passes.hoist_time_parallel = hoist;
+        CompiledNetwork dense = CompiledNetwork::compile(spec, options);
+        spec.one_hot_input = true;
+        CompiledNetwork indexed = CompiledNetwork::compile(spec, options);
+        const std::vector<int32_t> indices = random_indices(15, 24, 7);
+        const Run expected = run(dense, indices, lengths), actual = run(indexed, indices, lengths);
+        CHECK(indexed.plan().input_gathered == c.gathered);
+        CHECK(bitwise_equal(actual.y, expected.y));
+        CHECK(bitwise_equal(actual.states, expected.states));
+        if (c.gathered) {
+          // The input products are gathers now, no GEMMs; the gradients agree to float rounding.
+          CHECK(layer0_products(indexed).second > 0);
+          CHECK(layer0_products(indexed).first < layer0_products(dense).first);
+          CHECK(relative_difference(actual.dparams, expected.dparams) < 1e-6);
+        } else {
+          CHECK(layer0_products(indexed).second == 0);
+          CHECK(bitwise_equal(actual.dparams, expected.dparams));
+        }
+        // Every gradient is there: none is all zeros.
+        CHECK(std::any_of(actual.dparams.begin(), actual.dparams.end(), [](float v) { return v != 0.0f; }));
+      }
+}
+
+TEST_CASE("differential: the gathered weights' gradient is the per-feature sum of the rows that chose it") {
+  // One layer of rnn (h' = tanh(W_ih x + b_ih + W_hh h + b_hh)), X = 5: dW_ih[:, j] = sum over the
+  // rows whose index is j of dz. A feature no row chose has a zero column; the others are checked
+  // against the dense network within rounding, and a column is not its neighbour's.
+  const ir::NetworkSizes sizes{.input = 5, .hidden = 16, .batch = 2, .unroll = 4, .layers = 1, .extra = {}};
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("rnn").build(), sizes);
+  spec.input_gradient = false;
+  NetworkOptions options;
+  options.threads = 2;
+  CompiledNetwork dense = CompiledNetwork::compile(spec, options);
+  spec.one_hot_input = true;
+  CompiledNetwork indexed = CompiledNetwork::compile(spec, options);
+  const std::vector<int32_t> indices = {0, 3, 3, 0, 4, 3, 0, 0};  // feature 1 and 2: no row
+  const Run expected = run(dense, indices, {}), actual = run(indexed, indices, {});
+  const ParameterInfo* w_ih = nullptr;
+  for (const ParameterInfo& p : indexed.parameters())
+    if (p.name == "W_ih") w_ih = &p;
+  REQUIRE(w_ih != nullptr);
+  REQUIRE(w_ih->cols == 5);
+  for (int64_t i = 0; i < w_ih->rows; ++i)
+    for (int64_t j = 0; j < 5; ++j) {
+      const float a = actual.dparams[static_cast<size_t>(w_ih->offset + i * 5 + j)];
+      const float e = expected.dparams[static_cast<size_t>(w_ih->offset + i * 5 + j)];
+      if (j == 1 || j == 2) {
+        CHECK(a == 0.0f);
+      } else {
+        CHECK(std::fabs(a - e) <= 1e-6f * (1.0f + std::fabs(e)));
+        CHECK(a != 0.0f);
+      }
+    }
+}
+
+TEST_CASE("differential: a one-hot network gives the same bits on 1, 2 and 3 threads") {
+  const ir::NetworkSizes sizes{.input = 37, .hidden = 40, .batch = 7, .unroll = 6, .layers = 2, .extra = {}};
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("lstm").build(), sizes);
+  spec.input_gradient = false;
+  spec.one_hot_input = true;
+  const std::vector<int32_t> indices = random_indices(42, 37, 3);
+  std::vector<Run> runs;
+  for (int threads : {1, 2, 3}) {
+    NetworkOptions options;
+    options.threads = threads;
+    CompiledNetwork net = CompiledNetwork::compile(spec, options);
+    REQUIRE(net.plan().input_gathered);
+    runs.push_back(run(net, indices, {}));
+  }
+  for (size_t k = 1; k < runs.size(); ++k) {
+    INFO("threads " << k + 1 << " vs 1");
+    CHECK(bitwise_equal(runs[k].y, runs[0].y));
+    CHECK(bitwise_equal(runs[k].states, runs[0].states));
+    CHECK(bitwise_equal(runs[k].dparams, runs[0].dparams));
+  }
+}
+
+TEST_CASE("differential: a one-hot network refuses floats, bad indices and an input gradient") {
+  const ir::NetworkSizes sizes{.input = 4, .hidden = 3, .batch = 2, .unroll = 2, .layers = 1, .extra = {}};
+  ir::NetworkSpec spec = ir::NetworkSpec::stack(zoo::find("rnn").build(), sizes);
+  spec.one_hot_input = true;
+  CHECK_THROWS_WITH(CompiledNetwork::compile(spec), Catch::Contains("one_hot_input is set and so is input_gradient") &&
+                                                        Catch::Contains("set input_gradient = false"));
+  spec.input_gradient = false;
+  NetworkOptions options;
+  options.threads = 1;
+  CompiledNetwork net = CompiledNetwork::compile(spec, options);
+  std::vector<float> params(static_cast<size_t>(net.parameter_floats()), 0.1f), x(16, 0.0f), y(12), h0(6), hT(6);
+  CHECK_THROWS_WITH(net.forward(params, x, {h0}, y, {hT}),
+                    Catch::Contains("x is given as 16 floats, but the network was compiled with one_hot_input") &&
+                        Catch::Contains("NetworkInput::one_hot"));
+  const std::vector<int32_t> too_few = {0, 1, 2};
+  CHECK_THROWS_WITH(net.forward(params, NetworkInput::one_hot(too_few), {h0}, y, {hT}),
+                    Catch::Contains("x has 3 one-hot indices; expected 4 = [T=2][B=2]"));
+  const std::vector<int32_t> out_of_range = {0, 1, 4, 2};
+  CHECK_THROWS_WITH(net.forward(params, NetworkInput::one_hot(out_of_range), {h0}, y, {hT}),
+                    Catch::Contains("x's one-hot index 4 at step 1, sequence 0 is outside [0, 4)"));
+  const std::vector<int32_t> negative = {0, -1, 3, 2};
+  CHECK_THROWS_WITH(net.forward(params, NetworkInput::one_hot(negative), {h0}, y, {hT}),
+                    Catch::Contains("x's one-hot index -1 at step 0, sequence 1"));
+  std::vector<float> dy(12, 1.0f), dparams(params.size()), dhT(6), dh0(6);
+  const std::vector<int32_t> good = {0, 1, 3, 2};
+  CHECK_NOTHROW(net.forward(params, NetworkInput::one_hot(good), {h0}, y, {hT}));
+  CHECK_NOTHROW(net.backward(params, NetworkInput::one_hot(good), dy, {dhT}, dparams, {}, {dh0}));
+
+  // Indices given to a network compiled for floats.
+  ir::NetworkSpec dense_spec = ir::NetworkSpec::stack(zoo::find("rnn").build(), sizes);
+  CompiledNetwork dense = CompiledNetwork::compile(dense_spec, options);
+  CHECK_THROWS_WITH(dense.forward(params, NetworkInput::one_hot(good), {h0}, y, {hT}),
+                    Catch::Contains("x is given as 4 one-hot indices, but the network was compiled for 4 input floats") &&
+                        Catch::Contains("one_hot_input = true"));
+}
