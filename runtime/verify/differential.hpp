@@ -51,7 +51,8 @@ Comparison compare_with_reference(const ir::Graph& cell, const ir::NetworkSizes&
 
 /// The same for any network: with variable lengths, random lengths in [1, T] (one of them T); with
 /// dropout or zoneout, the masks the compiled network drew (read back from its workspace) go to the
-/// reference.
+/// reference; with a one-hot input, random indices (the reference gets their one-hot rows); without
+/// an input gradient, no dx is compared.
 Comparison compare_with_reference(const ir::NetworkSpec& spec, const HarnessOptions& options);
 
 /// A table of every tensor's difference, worst first marked.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/jit_harness.hpp"
+#include "support/random_cell.hpp"
 #include "support/random_floats.hpp"
 
 using namespace cellforge;
@@ -269,4 +272,36 @@ TEST_CASE("differential: a one-hot network refuses floats, bad indices and an in
   CHECK_THROWS_WITH(dense.forward(params, NetworkInput::one_hot(good), {h0}, y, {hT}),
                     Catch::Contains("x is given as 4 one-hot indices, but the network was compiled for 4 input floats") &&
                         Catch::Contains("one_hot_input = true"));
+}
+
+TEST_CASE("differential: random cells with a one-hot input given as indices, vs reference") {
+  // Random cells read x in every way (products, elementwise, slices, reductions): those whose input
+  // feeds only products gather, the others expand the indices; both against the reference
+  // interpreter given the one-hot rows.
+  int gathered = 0, expanded = 0;
+  for (uint64_t seed = 5000; seed < 5060; ++seed) {
+    ir::Graph cell = testing::random_cell(seed);
+    std::mt19937_64 rng(seed * 7919);
+    const ir::NetworkSizes sizes{.input = 11, .hidden = 9, .batch = 1 + static_cast<int64_t>(rng() % 4),
+                                 .unroll = 1 + static_cast<int64_t>(rng() % 6), .layers = 1 + static_cast<int64_t>(rng() % 2),
+                                 .extra = {}};
+    ir::NetworkSpec spec = ir::NetworkSpec::stack(cell, sizes);
+    spec.input_gradient = false;
+    spec.one_hot_input = true;
+    testing::HarnessOptions options;
+    options.seed = seed;
+    options.threads = 1 + static_cast<int>(rng() % 2);
+    INFO("random cell seed " << seed << " T=" << sizes.unroll << " L=" << sizes.layers << " B=" << sizes.batch
+                             << " threads=" << options.threads << "\n" << ir::print(cell));
+    const testing::Comparison c = testing::compare_with_reference(spec, options);
+    INFO("worst " << c.worst.relative << " in " << c.worst.where);
+    CHECK_FALSE(c.worst.nonfinite_mismatch);
+    CHECK(c.worst.relative < 1e-4);
+    NetworkOptions network_options;
+    network_options.threads = 1;
+    (CompiledNetwork::compile(spec, network_options).plan().input_gathered ? gathered : expanded)++;
+  }
+  INFO(gathered << " gathered, " << expanded << " expanded");
+  CHECK(gathered > 5);
+  CHECK(expanded > 5);
 }
