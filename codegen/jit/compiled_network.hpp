@@ -12,7 +12,7 @@
 //   params, dparams  the flat parameter buffer: parameters() gives each one's layer, name, shape
 //                    and offset; matrices are [rows, cols] row-major (PyTorch's layout)
 //   x, dx            [T][B][X]; a one-hot input (NetworkSpec::one_hot_input): x = [T][B] int32
-//                    indices (NetworkInput::one_hot), no dx
+//                    indices (NetworkInput::one_hot), each in [0, X) also at padded steps, no dx
 //   y, dy            [T][B][Y]   (Y = the top layer's output length, output_width())
 //   states           one buffer per state name, in state_names() order, holding every unit
 //                    (layer and direction) whose cell has that state, in unit order, each [B][S]:
