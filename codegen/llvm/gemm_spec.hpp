@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 namespace cellforge::llvm_backend {
@@ -119,11 +120,15 @@ inline GemmSpec dense_gemm(int64_t m, int64_t n, int64_t k, Transpose a, int64_t
   return spec;
 }
 
-/// The blocking of a spec (Goto/BLIS): K in blocks of kc so that one B panel block (kc×nr) stays in
-/// L1 (32 KiB); rows of A packed mc at a time so that the packed A block (mc×kc) stays in L2
-/// (512 KiB); strided B packed nc_panels panels at a time. Block sizes are balanced (with nr = 16,
-/// K = 1600 is 7 blocks of 229/226, not 6×256 + 64) so no block is much smaller than the rest.
-/// (Zen 5 has 48 KiB of L1: kc for 48 or 64 KiB measured within noise of 32 KiB's, so it stays.)
+/// The blocking of a spec (Goto/BLIS): K in blocks of kc so that one B panel block (kc×nr) takes two
+/// thirds of the core's L1 data cache (host_l1_data_bytes: kc = 256 for nr = 32 on a 48 KiB L1);
+/// rows of A packed mc at a time so that the packed A block (mc×kc) stays in L2 (512 KiB); strided
+/// B packed nc_panels panels at a time. Block sizes are balanced (with nr = 16, K = 1600 is 7
+/// blocks of 229/226, not 6×256 + 64) so no block is much smaller than the rest.
+/// (Half of a fixed 32 KiB, kc = 128, until a Sapphire-Rapids-class Xeon showed its large products
+/// 8–11 points of the FMA peak faster at kc = 256, fewer passes over C; on Zen 5, also 48 KiB of L1,
+/// kc for 48 and 64 KiB had measured within noise of 32 KiB's. docs/design.md, "K blocks from the
+/// machine's L1".)
 ///
 /// The plan fixes the order of the additions in each C element: C(i, j) is the sum of one fma chain
 /// per K block (when m < mr: of edge_k_split chains over interleaved k, summed pairwise), started
@@ -142,7 +147,18 @@ struct GemmPlan {
   bool a_in_place = false;               // full row tiles read A where it is (A or Aᵀ row-major), edge rows packed
 };
 
-constexpr int64_t gemm_l1_bytes = 32 * 1024;
+/// The L1 data cache of a core of this machine, from Linux's sysfs; 32 KiB where it cannot be read.
+inline int64_t host_l1_data_bytes() {
+  static const int64_t bytes = [] {
+    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index0/size");
+    int64_t value = 0;
+    char unit = 0;
+    if (!(in >> value) || value <= 0) return int64_t{32 * 1024};
+    if (in >> unit) value *= unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1;
+    return std::clamp<int64_t>(value, 16 * 1024, 1024 * 1024);
+  }();
+  return bytes;
+}
 constexpr int64_t gemm_l2_bytes = 512 * 1024;
 
 inline int64_t gemm_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -168,9 +184,9 @@ inline GemmPlan plan_gemm(const GemmSpec& spec) {
   GemmPlan plan;
   plan.mr = spec.tile.rows;
   plan.nr = spec.tile.vector_floats * spec.tile.vectors;
-  // K: one B panel block (kc × nr floats) uses half of L1. Fewer rows than a tile (matrix-vector
-  // products) stream B once anyway: no K blocking then, so each C element is one fma chain.
-  const int64_t kc_max = std::max<int64_t>(16, gemm_l1_bytes / 2 / (plan.nr * 4) / 8 * 8);
+  // K: one B panel block (kc × nr floats) uses two thirds of L1. Fewer rows than a tile (matrix-
+  // vector products) stream B once anyway: no K blocking then, so each C element is one fma chain.
+  const int64_t kc_max = std::max<int64_t>(16, host_l1_data_bytes() * 2 / 3 / (plan.nr * 4) / 8 * 8);
   plan.k_blocks = spec.m < plan.mr ? 1 : gemm_ceil_div(spec.k, kc_max);
   plan.kc = gemm_ceil_div(spec.k, plan.k_blocks);
   plan.k_blocks = gemm_ceil_div(spec.k, plan.kc);

@@ -250,8 +250,8 @@ TEST_CASE("gemm: A read in place (rows of A or of Aᵀ) gives bitwise what packe
 }
 
 TEST_CASE("gemm: several K, M and N blocks") {
-  // plan_gemm gives K = 520 three balanced K blocks with the AVX2 tile (five with AVX-512's wider
-  // panels) and M = 400 (700) two blocks of rows; strided B with N = 3100 needs two packed blocks
+  // K = 520 is several balanced K blocks (how many follows the machine's L1: 2 or 3 on a 48 KiB L1)
+  // and M = 400 (700) at least two blocks of rows; strided B with N = 3100 needs two packed blocks
   // of panels.
   for (const GemmTile& tile : tile_families()) {
     const bool wide = tile.vector_floats == 16;
@@ -260,8 +260,10 @@ TEST_CASE("gemm: several K, M and N blocks") {
                            form ? GemmB::prepacked : GemmB::strided, form == 1, 8);
       spec.tile = tile;
       const auto plan = cellforge::llvm_backend::plan_gemm(spec);
-      CHECK(plan.k_blocks == (wide ? 5 : 3));
-      CHECK(plan.m_blocks == 2);
+      CHECK(plan.k_blocks >= 2);
+      CHECK(plan.kc * (plan.k_blocks - 1) + plan.kc_last == 520);
+      CHECK(plan.kc - plan.kc_last < plan.k_blocks);  // balanced
+      CHECK(plan.m_blocks >= 2);
       check_spec(spec, 5000u + form);
     }
     GemmSpec wide_n = make(7, 3100, 520, Transpose::yes, Transpose::no, GemmB::strided, true, 4);
