@@ -15,29 +15,14 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/input_cells.hpp"
 #include "support/random_floats.hpp"
 
 using namespace cellforge;
+using testing::bitwise_equal;
 using testing::random_floats;
 
 namespace {
-
-// n = tanh(W h + x * (V h)): dL/dx = dp * (V h) needs V h saved, and nothing else does (dV =
-// outer(dp * x, h), dW = outer(dp, h); tanh' reads n).
-const char* kElementwiseInputCell = R"(cell scaled_input {
-  input %x : [H]
-  state %h : [H]
-  param %V : [H, H]
-  param %W : [H, H]
-  %k = matmul %V, %h : [H]
-  %z = mul %x, %k : [H]
-  %m = matmul %W, %h : [H]
-  %p = add %m, %z : [H]
-  %n = tanh %p : [H]
-  next h = %n
-  output y = %n
-}
-)";
 
 // x reaches the result only through stop_gradient: the cell has no dL/dx at all.
 const char* kStoppedInputCell = R"(cell stopped_input {
@@ -84,12 +69,8 @@ std::vector<float> run(CompiledNetwork& net, bool with_dx, const std::vector<int
   return out;
 }
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 ir::Graph cell_named(const std::string& name) {
-  if (name == "scaled_input") return ir::parse(kElementwiseInputCell);
+  if (name == "scaled_input") return ir::parse(testing::kScaledInputCell);
   if (name == "stopped_input") return ir::parse(kStoppedInputCell);
   return zoo::find(name).build();
 }

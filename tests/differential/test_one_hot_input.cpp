@@ -20,30 +20,16 @@
 #include "codegen/ir/text.hpp"
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/input_cells.hpp"
 #include "support/jit_harness.hpp"
 #include "support/random_cell.hpp"
 #include "support/random_floats.hpp"
 
 using namespace cellforge;
+using testing::bitwise_equal;
 using testing::random_floats;
 
 namespace {
-
-// x * (V h): x is read elementwise, so the products cannot gather it.
-const char* kElementwiseInputCell = R"(cell scaled_input {
-  input %x : [H]
-  state %h : [H]
-  param %V : [H, H]
-  param %W : [H, H]
-  %k = matmul %V, %h : [H]
-  %z = mul %x, %k : [H]
-  %m = matmul %W, %h : [H]
-  %p = add %m, %z : [H]
-  %n = tanh %p : [H]
-  next h = %n
-  output y = %n
-}
-)";
 
 // W^T x: the gather reads rows of W itself, the gradient outer(x, a) scatters into rows.
 const char* kTransposedInputCell = R"(cell transposed_input {
@@ -61,7 +47,7 @@ const char* kTransposedInputCell = R"(cell transposed_input {
 )";
 
 ir::Graph cell_named(const std::string& name) {
-  if (name == "scaled_input") return ir::parse(kElementwiseInputCell);
+  if (name == "scaled_input") return ir::parse(testing::kScaledInputCell);
   if (name == "transposed_input") return ir::parse(kTransposedInputCell);
   return zoo::find(name).build();
 }
@@ -97,10 +83,6 @@ Run run(CompiledNetwork& net, const std::vector<int32_t>& indices, const std::ve
   for (const auto* group : {&final, &d_initial})
     for (const auto& v : *group) out.states.insert(out.states.end(), v.begin(), v.end());
   return out;
-}
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 // The largest difference between two gradients relative to the larger's largest magnitude.

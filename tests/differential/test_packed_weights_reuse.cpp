@@ -20,6 +20,7 @@
 #include "support/random_floats.hpp"
 
 using namespace cellforge;
+using testing::bitwise_equal;
 using testing::random_floats;
 
 namespace {
@@ -51,10 +52,6 @@ std::vector<float> forward(CompiledNetwork& net, const std::vector<float>& param
   std::vector<float> out = io.y;
   for (const auto& f : io.final) out.insert(out.end(), f.begin(), f.end());
   return out;
-}
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 }  // namespace

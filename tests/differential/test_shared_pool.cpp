@@ -10,8 +10,10 @@
 
 #include "codegen/jit/compiled_network.hpp"
 #include "runtime/zoo/zoo.hpp"
+#include "support/random_floats.hpp"
 
 using namespace cellforge;
+using testing::bitwise_equal;
 
 namespace {
 
@@ -58,10 +60,6 @@ struct Model {
     return all;
   }
 };
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -14,6 +15,11 @@ inline std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {
   std::vector<float> v(n);
   for (float& x : v) x = uniform(rng);
   return v;
+}
+
+/// Whether two buffers hold the same floats bit for bit.
+inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 }  // namespace cellforge::testing
