@@ -488,7 +488,11 @@ void CompiledNetwork::backward(std::span<const float> params, NetworkInput input
 
 std::string emit_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, jit::Stage stage,
                          const NetworkOptions& options) {
-  NetworkPlan plan = llvm_backend::plan_network(cell, sizes, options.passes);
+  return emit_network(ir::NetworkSpec::stack(cell, sizes), stage, options);
+}
+
+std::string emit_network(const ir::NetworkSpec& spec, jit::Stage stage, const NetworkOptions& options) {
+  NetworkPlan plan = llvm_backend::plan_network(spec, options.passes);
   plan.fused_vector_width = fused_vector_width(options);
   return jit::emit(llvm_backend::network_builder(plan), stage, options.opt_level);
 }

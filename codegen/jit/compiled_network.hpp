@@ -177,5 +177,6 @@ class CompiledNetwork {
 /// The LLVM IR (as built, or optimized) or assembly of the network, for `cellforge inspect`.
 std::string emit_network(const ir::Graph& cell, const ir::NetworkSizes& sizes, jit::Stage stage,
                          const NetworkOptions& options = {});
+std::string emit_network(const ir::NetworkSpec& spec, jit::Stage stage, const NetworkOptions& options = {});
 
 }  // namespace cellforge

@@ -94,7 +94,10 @@ int run_inspect(const Argv& argv) {
                                              "(passes::zone_out_states); not with llvm, llvm-opt, asm", ""},
                     {"no-input-gradient", "", "schedule BPTT without the gradient of the cell's input, as the "
                                               "first layer of a network whose input needs none (one-hot "
-                                              "characters; passes::drop_input_gradient); with passes or sched", ""}}};
+                                              "characters; passes::drop_input_gradient); with passes or sched", ""},
+                    {"one-hot-input", "", "compile for a one-hot input given as indices (NetworkSpec::one_hot_input, "
+                                          "no input gradient): layer 0's W x becomes a gather and its weight "
+                                          "gradient a scatter-add; with llvm, llvm-opt or asm", ""}}};
   const std::vector<Option> which_cell = cell_options();
   command.options.insert(command.options.begin(), which_cell.begin(), which_cell.end());
   Args args(argv, command);
@@ -116,6 +119,10 @@ int run_inspect(const Argv& argv) {
     user_error("--no-input-gradient changes what the passes schedule; use it with --emit passes or sched, not --emit ",
                stage, " (a network without the input gradient is compiled from a NetworkSpec with "
                "input_gradient = false)");
+  const bool one_hot = args.flag("one-hot-input");
+  if (one_hot && stage != "llvm" && stage != "llvm-opt" && stage != "asm")
+    user_error("--one-hot-input changes the generated code, not the graph or its schedule; use it with --emit llvm, "
+               "llvm-opt or asm, not --emit ", stage, " (--no-input-gradient shows the schedule without dL/dx)");
   if (args.has("zoneout")) cell = passes::zone_out_states(cell, zoned_states(cell, args.text("zoneout")));
   if (args.flag("variable-lengths")) cell = passes::mask_padded_steps(cell);
   if (args.flag("dropout")) cell = passes::drop_layer_input(cell);
@@ -136,7 +143,10 @@ int run_inspect(const Argv& argv) {
     NetworkOptions options;
     options.passes = pass_options;
     options.fused_vector_width = static_cast<int>(args.integer("vector-width", 0));
-    out = emit_network(cell, sizes,
+    ir::NetworkSpec spec = ir::NetworkSpec::stack(cell, sizes);
+    spec.one_hot_input = one_hot;
+    spec.input_gradient = !one_hot;
+    out = emit_network(spec,
                        stage == "llvm" ? jit::Stage::ir : stage == "llvm-opt" ? jit::Stage::optimized_ir : jit::Stage::assembly,
                        options);
   }

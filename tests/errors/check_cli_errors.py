@@ -144,6 +144,7 @@ probes = [
     (["inspect", "--cell", "lstm", "--emit", "llvm", "--unroll", "0"], "unroll length must be >= 1, got 0; run at least one step"),
     (["inspect", "--cell", "lstm", "--emit", "llvm", "--vector-width", "12"], "fused_vector_width is 12; expected 4, 8 or 16 floats"),
     (["inspect", "--cell", "lstm", "--emit", "grad", "--no-input-gradient"], "--no-input-gradient changes what the passes schedule; use it with --emit passes or sched, not --emit grad"),
+    (["inspect", "--cell", "lstm", "--emit", "sched", "--one-hot-input"], "--one-hot-input changes the generated code, not the graph or its schedule; use it with --emit llvm, llvm-opt or asm, not --emit sched"),
     (["inspect", "--cell", "lstm", "--emit", "dot", "--svg", "adir"], "SVG file 'adir' is a directory; give a file name"),
     (["inspect", "--cell", "lstm", "--emit", "dot", "--svg", "nodir/x.svg"],
      "SVG file 'nodir/x.svg': the directory 'nodir' does not exist; create it, or write elsewhere"),
