@@ -17,6 +17,7 @@
 #include "runtime/zoo/zoo.hpp"
 #include "support/input_cells.hpp"
 #include "support/random_floats.hpp"
+#include "support/state_buffers.hpp"
 
 using namespace cellforge;
 using testing::bitwise_equal;
@@ -49,23 +50,16 @@ std::vector<float> run(CompiledNetwork& net, bool with_dx, const std::vector<int
   const std::vector<float> dy = random_floats(rows * static_cast<size_t>(net.output_width()), 3, 1.0f);
   std::vector<float> y(rows * static_cast<size_t>(net.output_width())), dparams(params.size());
   std::vector<float> dx(with_dx ? x.size() : 0);
-  std::vector<std::vector<float>> initial, final, d_final, d_initial;
-  for (size_t k = 0; k < net.state_names().size(); ++k) {
-    const size_t n = static_cast<size_t>(net.state_floats(k));
-    initial.push_back(random_floats(n, 10 + k, 0.5f));
-    d_final.push_back(random_floats(n, 20 + k, 0.5f));
-    final.emplace_back(n);
-    d_initial.emplace_back(n);
-  }
+  testing::StateBuffers states(net);
   CallOptions call;
   call.lengths = lengths;
   call.dropout_seed = 5;
-  net.forward(params, x, {initial.begin(), initial.end()}, y, {final.begin(), final.end()}, call);
-  net.backward(params, x, dy, {d_final.begin(), d_final.end()}, dparams, dx, {d_initial.begin(), d_initial.end()});
+  net.forward(params, x, states.initial_in(), y, states.final_out(), call);
+  net.backward(params, x, dy, states.d_final_in(), dparams, dx, states.d_initial_out());
   std::vector<float> out = y;
   out.insert(out.end(), dparams.begin(), dparams.end());
-  for (const auto* group : {&final, &d_initial})
-    for (const auto& v : *group) out.insert(out.end(), v.begin(), v.end());
+  const std::vector<float> written = states.written();
+  out.insert(out.end(), written.begin(), written.end());
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include "support/jit_harness.hpp"
 #include "support/random_cell.hpp"
 #include "support/random_floats.hpp"
+#include "support/state_buffers.hpp"
 
 using namespace cellforge;
 using testing::bitwise_equal;
@@ -64,24 +65,16 @@ Run run(CompiledNetwork& net, const std::vector<int32_t>& indices, const std::ve
   std::vector<float> x(rows * X, 0.0f);
   for (size_t r = 0; r < rows; ++r) x[r * X + static_cast<size_t>(indices[r])] = 1.0f;
   const NetworkInput input = net.spec().one_hot_input ? NetworkInput::one_hot(indices) : NetworkInput(x);
-  std::vector<std::vector<float>> initial, final, d_final, d_initial;
-  for (size_t k = 0; k < net.state_names().size(); ++k) {
-    const size_t n = static_cast<size_t>(net.state_floats(k));
-    initial.push_back(random_floats(n, 10 + k, 0.5f));
-    d_final.push_back(random_floats(n, 20 + k, 0.5f));
-    final.emplace_back(n);
-    d_initial.emplace_back(n);
-  }
+  testing::StateBuffers states(net);
   CallOptions call;
   call.lengths = lengths;
   call.dropout_seed = 9;
   Run out;
   out.y.resize(rows * static_cast<size_t>(net.output_width()));
   out.dparams.resize(params.size());
-  net.forward(params, input, {initial.begin(), initial.end()}, out.y, {final.begin(), final.end()}, call);
-  net.backward(params, input, dy, {d_final.begin(), d_final.end()}, out.dparams, {}, {d_initial.begin(), d_initial.end()});
-  for (const auto* group : {&final, &d_initial})
-    for (const auto& v : *group) out.states.insert(out.states.end(), v.begin(), v.end());
+  net.forward(params, input, states.initial_in(), out.y, states.final_out(), call);
+  net.backward(params, input, dy, states.d_final_in(), out.dparams, {}, states.d_initial_out());
+  out.states = states.written();
   return out;
 }
 
