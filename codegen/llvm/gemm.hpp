@@ -50,7 +50,7 @@ namespace cellforge::llvm_backend {
 /// Names the version of the code the spec functions and the library contain, and the calling
 /// convention between them. It changes whenever either does, and belongs in the cache key of every
 /// module that calls a gemm and of the library itself.
-constexpr const char* gemm_generator_version = "gemm-v6";
+constexpr const char* gemm_generator_version = "gemm-v7";
 
 /// The gemm function of `spec` in `module` (a call into the tile's library), emitted if the module
 /// has none of that symbol yet. Throws InternalError for an invalid spec.

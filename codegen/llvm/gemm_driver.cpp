@@ -9,7 +9,7 @@
 //         for each block of columns (gemm_blocks; gemm: one)          [n_begin, n_end) + j·stride
 //           for each group of its panels                              q, edge_panels at a time
 //             for each panel of the group, each full tile of rows:    kernel_<mr>x<nr>
-//               (plan.a_in_place: kernel_<mr>x<nr>_a_in_place or _at_in_place, reading A itself)
+//               (plan.a_in_place: kernel_<mr>x<nr>_a_in_place, reading rows of A where they are)
 //             the edge rows (m % mr) over the whole group:            kernel_<edge>x<group·nr>
 //
 // Several blocks of columns in one call (a thread's columns of every gate of its features, in a
@@ -98,7 +98,6 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
   // The kernels: full tiles, and for each edge row count its panel groups and its K-split form.
   Function* tile_kernel = kernel_function(module, tile, mr, 1, 1);
   Function* tile_kernel_a_in_place = kernel_function(module, tile, mr, 1, 1, KernelA::in_place);
-  Function* tile_kernel_at_in_place = kernel_function(module, tile, mr, 1, 1, KernelA::in_place_transposed);
   int64_t max_group = 1;
   for (int64_t rows = 1; rows < mr; ++rows) max_group = std::max(max_group, gemm_edge_panels(tile, rows));
   llvm::Constant* null = llvm::ConstantPointerNull::get(llvm::PointerType::get(context, 0));
@@ -219,11 +218,7 @@ Function* emit_library_gemm(llvm::Module& module, const GemmTile& tile) {
                 Value* c_rows = x.at(c, x.mul(x.add(row0, x.mul(t, mr)), c_row_stride), "c_rows");
                 emit_if(ir, a_in_place, "a_in_place", [&] {
                   Value* a_rows = x.at(a_block, x.mul(x.mul(t, mr), a_row_stride), "a_rows");
-                  emit_if(ir, a_rows_contiguous, "a_rows_contiguous", [&] {
-                    call(tile_kernel_a_in_place, a_rows, a_row_stride, c_rows, panel, x.i64(1));
-                  }, [&] {
-                    call(tile_kernel_at_in_place, a_rows, s[shape_a_col_stride], c_rows, panel, x.i64(1));
-                  });
+                  call(tile_kernel_a_in_place, a_rows, a_row_stride, c_rows, panel, x.i64(1));
                 }, [&] {
                   call(tile_kernel, x.at(a_packed, ir.CreateMul(x.mul(t, mr), kc), "a_panel"), a_row_stride, c_rows,
                        panel, x.i64(1));

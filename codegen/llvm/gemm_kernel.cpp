@@ -94,13 +94,10 @@ void KernelEmitter::emit_k_step(Value* k, int64_t rows, int64_t vectors, Value* 
     Value* address = at(b_panels[static_cast<size_t>(v / per_panel)], add(b_row, i64(lanes_ * (v % per_panel))));
     b[static_cast<size_t>(v)] = builder_.CreateAlignedLoad(vector_, address, llvm::Align(4), "b" + std::to_string(v));
   }
-  // A's rows at k: packed k·rows + r; in place r·a_stride + k (rows of A) or k·a_stride + r (Aᵀ).
-  Value* a_row = a_form_ == KernelA::packed ? mul(k, rows)
-                 : a_form_ == KernelA::in_place ? k
-                                                : builder_.CreateMul(k, a_stride, "", true, true);
+  // A's rows at k: packed k·rows + r; in place r·a_stride + k.
+  const bool in_place = a_form_ == KernelA::in_place;
   for (int64_t r = 0; r < rows; ++r) {
-    Value* a_offset = a_form_ == KernelA::in_place ? add(builder_.CreateMul(a_stride, i64(r), "", true, true), a_row)
-                                                   : add(a_row, i64(r));
+    Value* a_offset = in_place ? add(builder_.CreateMul(a_stride, i64(r), "", true, true), k) : add(mul(k, rows), i64(r));
     Value* a = builder_.CreateAlignedLoad(f32_, at(a_panel, a_offset), llvm::Align(4), "a" + std::to_string(r));
     Value* splat = builder_.CreateVectorSplat(lanes_, a, "a" + std::to_string(r) + ".splat");
     for (int64_t v = 0; v < vectors; ++v) {
@@ -282,9 +279,7 @@ Function* kernel_function(llvm::Module& module, const GemmTile& tile, int64_t ro
   const int64_t columns = panels * tile.vectors * tile.vector_floats;
   const std::string name = library_internal_name(
       tile, "kernel_" + std::to_string(rows) + "x" + std::to_string(columns) +
-                (k_split > 1 ? "_k" + std::to_string(k_split) : "") + (a_form == KernelA::in_place              ? "_a_in_place"
-                 : a_form == KernelA::in_place_transposed ? "_at_in_place"
-                                                          : ""));
+                (k_split > 1 ? "_k" + std::to_string(k_split) : "") + (a_form == KernelA::in_place ? "_a_in_place" : ""));
   if (Function* existing = module.getFunction(name)) return existing;
   return KernelEmitter(module, tile, a_form).emit(name, rows, panels, k_split);
 }

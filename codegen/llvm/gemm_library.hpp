@@ -44,9 +44,8 @@ inline std::array<int64_t, shape_fields> gemm_shape(const GemmSpec& spec) {
 }
 
 /// Where a kernel reads A: from the packed panel (a_panel[k·rows + r]), or in place (see
-/// GemmPlan::a_in_place) from rows of A (a_panel[r·a_stride + k]) or from rows of Aᵀ
-/// (a_panel[k·a_stride + r]).
-enum class KernelA { packed, in_place, in_place_transposed };
+/// GemmPlan::a_in_place) from rows of A (a_panel[r·a_stride + k]).
+enum class KernelA { packed, in_place };
 
 /// The micro-kernel of `tile` for `rows` rows over `panels` consecutive B panels, with `k_split`
 /// accumulator sets (gemm_kernel.cpp), emitted into the library module if absent:

@@ -144,7 +144,7 @@ struct GemmPlan {
   int64_t panels = 0;                    // ceil(n / nr)
   int64_t nc_panels = 0;                 // panels of strided B packed into scratch at a time
   int64_t scratch_a_floats = 0, scratch_b_floats = 0;
-  bool a_in_place = false;               // full row tiles read A where it is (A or Aᵀ row-major), edge rows packed
+  bool a_in_place = false;               // full row tiles read rows of A where they are, edge rows packed
 };
 
 /// The L1 data cache of a core of this machine, from Linux's sysfs; 32 KiB where it cannot be read.
@@ -206,11 +206,14 @@ inline GemmPlan plan_gemm(const GemmSpec& spec) {
   // Strided B: a packed block of up to 2 MiB (it lives in L3; larger blocks mean fewer repacks of A).
   plan.nc_panels = std::clamp<int64_t>((2 << 20) / (plan.kc * plan.nr * 4), 1, plan.panels);
   plan.scratch_a_floats = gemm_round_up(std::min(plan.mc, spec.m) * plan.kc, 16);
-  // A with a unit stride is read in place by the full tiles (only edge rows are packed): the kernel
-  // broadcasts the same values, so C is bitwise the same, and the copy of A is gone. Measured
-  // (bench/gemm_bench, % of the FMA peak): +3–6 points on products with N ≤ 512 (the per-step dh
-  // and the input gradient, whose packed A was read by few B panels), within noise elsewhere.
-  plan.a_in_place = (spec.a_col_stride == 1 || spec.a_row_stride == 1) && spec.m >= plan.mr;
+  // Rows of A with a unit stride are read in place by the full tiles (only edge rows are packed):
+  // the kernel broadcasts the same values, so C is bitwise the same, and the copy of A is gone.
+  // Measured (bench/gemm_bench, % of the FMA peak, Zen 5): +3–6 points on products with N ≤ 512
+  // (the per-step dh and the input gradient, whose packed A was read by few B panels). Aᵀ (the
+  // weight gradients' dz^T) is packed: read in place, each k step takes half a line of a new row, so
+  // a tile touches kc lines that the B panel pushes out of L1 before the next tile reads their other
+  // half; on a Sapphire-Rapids-class Xeon packing it gained 8–19 points (docs/design.md).
+  plan.a_in_place = spec.a_col_stride == 1 && spec.m >= plan.mr;
   plan.scratch_b_floats = spec.b == GemmB::prepacked ? 0 : plan.nc_panels * plan.kc * plan.nr;
   return plan;
 }
