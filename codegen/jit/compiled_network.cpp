@@ -68,7 +68,7 @@ std::string describe(const NetworkPlan& plan, const NetworkOptions& options) {
   const llvm_backend::TelemetryOptions& t = options.telemetry;
   if (t.enabled) key << " telemetry " << t.sigmoid_low << " " << t.sigmoid_high << " " << t.tanh_abs;
   key << " fused " << plan.fused_vector_width;
-  key << " " << llvm_backend::gemm_generator_version << " l1 " << llvm_backend::host_l1_data_bytes() << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise << p.rematerialize;
+  key << " " << llvm_backend::gemm_generator_version << " l1 " << llvm_backend::host_l1_data_bytes() << " passes " << p.simplify << p.sink_slices << p.hoist_time_parallel << p.fuse_elementwise << p.rematerialize << " hoist forward below " << p.hoist_forward_below_batch;
   return key.str();
 }
 

@@ -96,7 +96,7 @@ NetworkPlan plan_network(const ir::NetworkSpec& spec, const passes::PassOptions&
     auto it = schedule_of_text.find(text);
     if (it == schedule_of_text.end()) {
       it = schedule_of_text.emplace(text, static_cast<int>(p.schedules.size())).first;
-      p.schedules.push_back(passes::schedule_layer(cell, options, input_gradient));
+      p.schedules.push_back(passes::schedule_layer(cell, options, input_gradient, B));
     }
     p.layer_schedule.push_back(it->second);
     bindings.push_back(ir::layer_bindings(spec, l));

@@ -61,7 +61,12 @@ void fuse_elementwise(ScanSchedule& schedule, bool fuse = true);
 void rematerialize(ScanSchedule& schedule, bool enable = true);
 
 /// The whole pipeline for one layer. `input_gradient` false: the backward pass does not compute the
-/// gradient of the cell's input (drop_input_gradient).
-LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {}, bool input_gradient = true);
+/// gradient of the cell's input (drop_input_gradient). `batch`: the rows of a step, which decide
+/// whether the forward is hoisted (PassOptions::hoist_forward_below_batch).
+LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {}, bool input_gradient = true,
+                             int64_t batch = 1);
+
+/// Whether the forward pass of a network whose steps have `batch` rows hoists its time-parallel work.
+bool hoists_forward(const PassOptions& options, int64_t batch);
 
 }  // namespace cellforge::passes

@@ -80,6 +80,11 @@ struct PassOptions {
   bool simplify = true;
   bool sink_slices = true;
   bool hoist_time_parallel = true;  // off: every per-row node runs inside the time loop
+  /// The forward is hoisted only for batches below this (0: at any batch; the backward always is).
+  /// A per-step product of 32 rows or more already runs the GEMM at full speed, and keeping the
+  /// input product in the step spares a T·B·N buffer written before the loop and read back from
+  /// memory step by step (docs/design.md, "The forward hoists only small batches").
+  int64_t hoist_forward_below_batch = 32;
   bool fuse_elementwise = true;     // off: one loop per elementwise node
   bool rematerialize = true;        // off: a value read by a later loop is always stored and read back
 };

@@ -76,7 +76,7 @@ int run_inspect(const Argv& argv) {
                     {"svg", "FILE", "render --emit dot or grad-dot to an SVG file with Graphviz", ""},
                     {"input", "X", "input size, for llvm, llvm-opt and asm", "64"},
                     {"hidden", "H", "hidden size, for llvm, llvm-opt and asm", "64"},
-                    {"batch", "B", "batch size, for llvm, llvm-opt and asm", "8"},
+                    {"batch", "B", "batch size, for sched, passes, llvm, llvm-opt and asm (from 32 rows the forward keeps its input products in the step)", "8"},
                     {"unroll", "T", "time steps, for llvm, llvm-opt and asm", "10"},
                     {"layers", "L", "stacked layers, for llvm, llvm-opt and asm", "1"},
                     {"size", "NAME=N,...", "the cell's other sizes, e.g. P=16", ""},
@@ -151,7 +151,7 @@ int run_inspect(const Argv& argv) {
                        options);
   }
   else {
-    passes::LayerSchedule schedule = passes::schedule_layer(cell, pass_options, input_gradient);
+    passes::LayerSchedule schedule = passes::schedule_layer(cell, pass_options, input_gradient, args.integer("batch", 8));
     for (const auto& [pass, text] : schedule.log) {
       bool last_two = pass.rfind("schedule", 0) == 0;
       if (stage == "passes" || last_two) out += "# after " + pass + "\n" + text + "\n";
