@@ -66,7 +66,4 @@ void rematerialize(ScanSchedule& schedule, bool enable = true);
 LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options = {}, bool input_gradient = true,
                              int64_t batch = 1);
 
-/// Whether the forward pass of a network whose steps have `batch` rows hoists its time-parallel work.
-bool hoists_forward(const PassOptions& options, int64_t batch);
-
 }  // namespace cellforge::passes

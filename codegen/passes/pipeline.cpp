@@ -43,11 +43,6 @@ std::string print_schedule(const ScanSchedule& s) {
   });
 }
 
-bool hoists_forward(const PassOptions& options, int64_t batch) {
-  return options.hoist_time_parallel &&
-         (options.hoist_forward_below_batch <= 0 || batch < options.hoist_forward_below_batch);
-}
-
 LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options, bool input_gradient, int64_t batch) {
   LayerSchedule out;
   auto log = [&](const std::string& pass, const ir::Graph& g) { out.log.push_back({pass, ir::print(g)}); };
@@ -83,7 +78,10 @@ LayerSchedule schedule_layer(const ir::Graph& cell, const PassOptions& options, 
   ir::verify(fwd);
   ir::verify(bwd);
 
-  out.forward = hoist_time_parallel(fwd, /*reverse=*/false, hoists_forward(options, batch));
+  // The forward is hoisted only for small batches (PassOptions::hoist_forward_below_batch).
+  const bool hoist_forward = options.hoist_time_parallel && (options.hoist_forward_below_batch <= 0 ||
+                                                             batch < options.hoist_forward_below_batch);
+  out.forward = hoist_time_parallel(fwd, /*reverse=*/false, hoist_forward);
   fuse_elementwise(out.forward, options.fuse_elementwise);
   rematerialize(out.forward, options.rematerialize && options.fuse_elementwise);
   out.backward = hoist_time_parallel(bwd, /*reverse=*/true, options.hoist_time_parallel);

@@ -223,26 +223,26 @@ TEST_CASE("gemm: A read in place (rows of A) gives bitwise what packed A gives; 
     for (const int64_t m : {int64_t{8}, int64_t{29}, int64_t{100}}) {
       // Rows of A (unit stride along k) are read in place by the full tiles; Aᵀ (unit stride along
       // the rows) is packed.
-      const GemmSpec in_place = make(m, 70, 300, ta, Transpose::no, GemmB::prepacked, true, 16);
-      INFO(cellforge::llvm_backend::gemm_key(in_place));
-      CHECK(plan_gemm(in_place).a_in_place == (ta == Transpose::no));
+      const GemmSpec unit_stride = make(m, 70, 300, ta, Transpose::no, GemmB::prepacked, true, 16);
+      INFO(cellforge::llvm_backend::gemm_key(unit_stride));
+      CHECK(plan_gemm(unit_stride).a_in_place == (ta == Transpose::no));
       // The same A with its unit stride doubled (every other float): packed, the general path.
-      GemmSpec packed = in_place;
+      GemmSpec packed = unit_stride;
       (ta == Transpose::no ? packed.a_col_stride : packed.a_row_stride) = 2;
       (ta == Transpose::no ? packed.a_row_stride : packed.a_col_stride) *= 2;
       CHECK_FALSE(plan_gemm(packed).a_in_place);
-      auto in_place_kernel = GemmKernel::compile(in_place, test_options());
+      auto unit_stride_kernel = GemmKernel::compile(unit_stride, test_options());
       auto packed_kernel = GemmKernel::compile(packed, test_options());
-      Problem in_place_problem(in_place, 4100u), packed_problem(packed, 4100u);
+      Problem unit_stride_problem(unit_stride, 4100u), packed_problem(packed, 4100u);
       for (int64_t i = 0; i < m; ++i)
-        for (int64_t p = 0; p < in_place.k; ++p)
+        for (int64_t p = 0; p < unit_stride.k; ++p)
           packed_problem.a[static_cast<size_t>(i * packed.a_row_stride + p * packed.a_col_stride)] =
-              in_place_problem.op_a(i, p);
-      packed_problem.b = in_place_problem.b;
-      packed_problem.c_initial = in_place_problem.c_initial;
-      const std::vector<float> c = run(*in_place_kernel, in_place_problem, b_operand(*in_place_kernel, in_place_problem),
-                                       {0, in_place.n});
-      check_against_reference(in_place_problem, c);
+              unit_stride_problem.op_a(i, p);
+      packed_problem.b = unit_stride_problem.b;
+      packed_problem.c_initial = unit_stride_problem.c_initial;
+      const std::vector<float> c = run(*unit_stride_kernel, unit_stride_problem, b_operand(*unit_stride_kernel, unit_stride_problem),
+                                       {0, unit_stride.n});
+      check_against_reference(unit_stride_problem, c);
       CHECK(c == run(*packed_kernel, packed_problem, b_operand(*packed_kernel, packed_problem), {0, packed.n}));
     }
   }
